@@ -1,0 +1,205 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	sb "switchboard"
+)
+
+// listField maps a field name of a list (the API's snake_case name, the
+// filter's field) to its SQL expression.
+type listField struct {
+	Name   string
+	Expr   string
+	Type   sb.FieldType
+	Search bool // part of the quick search (快速搜索)
+	Sort   bool
+}
+
+// listSpec describes one list: its fields and default order. Every list page,
+// list API, export and page count of the product goes through it.
+type listSpec struct {
+	Fields      []listField
+	DefaultSort string // SQL ORDER BY, e.g. "u.id DESC"
+}
+
+func (s *listSpec) field(name string) (listField, bool) {
+	for _, f := range s.Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return listField{}, false
+}
+
+// args accumulates query arguments and hands out $N placeholders.
+type args []any
+
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// where builds the conditions of q (quick search, filter rows, checked IDs)
+// as SQL, starting with " AND ". idExpr names the row ID column.
+func (s *listSpec) where(d dialect, q *sb.ListQuery, idExpr string, a *args) (string, error) {
+	var b strings.Builder
+	if !isText(q.Q) {
+		return "", sb.FieldError("q", "The search text is not valid text.")
+	}
+	if q.Q != "" {
+		var ors []string
+		for _, f := range s.Fields {
+			if !f.Search {
+				continue
+			}
+			ors = append(ors, fmt.Sprintf("%s %s %s ESCAPE '\\'", f.Expr, d.like(), a.add(escapeLike(q.Q)+"%")))
+		}
+		if len(ors) > 0 {
+			b.WriteString(" AND (" + strings.Join(ors, " OR ") + ")")
+		}
+	}
+	if len(q.Filter) > 0 {
+		var expr strings.Builder
+		for i, c := range q.Filter {
+			cond, err := s.condition(d, c, a)
+			if err != nil {
+				return "", err
+			}
+			if i > 0 {
+				switch c.Join {
+				case "or":
+					expr.WriteString(" OR ")
+				case "and", "":
+					expr.WriteString(" AND ")
+				default:
+					return "", sb.FieldError("filter", "Condition %d: join must be and or or, not %q.", i+1, c.Join)
+				}
+			}
+			expr.WriteString(cond)
+		}
+		// AND binds tighter than OR, as people read 且/或 left to right in the
+		// builder's rows; the whole filter is one group.
+		b.WriteString(" AND (" + expr.String() + ")")
+	}
+	if len(q.IDs) > 0 {
+		ph := make([]string, len(q.IDs))
+		for i, id := range q.IDs {
+			ph[i] = a.add(id)
+		}
+		b.WriteString(" AND " + idExpr + " IN (" + strings.Join(ph, ",") + ")")
+	}
+	return b.String(), nil
+}
+
+func (s *listSpec) condition(d dialect, c sb.Condition, a *args) (string, error) {
+	f, ok := s.field(c.Field)
+	if !ok {
+		return "", sb.FieldError("filter", "Unknown field %q.", c.Field)
+	}
+	v1, err := filterValue(f, c.Value)
+	if err != nil {
+		return "", err
+	}
+	switch c.Op {
+	case sb.OpEq:
+		return f.Expr + " = " + a.add(v1), nil
+	case sb.OpNe:
+		return f.Expr + " <> " + a.add(v1), nil
+	case sb.OpGt:
+		return f.Expr + " > " + a.add(v1), nil
+	case sb.OpLt:
+		return f.Expr + " < " + a.add(v1), nil
+	case sb.OpContains:
+		if f.Type != sb.FieldText && f.Type != sb.FieldPhone {
+			return "", sb.FieldError("filter", "Field %q cannot be searched with contains.", c.Field)
+		}
+		return fmt.Sprintf("%s %s %s ESCAPE '\\'", f.Expr, d.like(), a.add("%"+escapeLike(c.Value)+"%")), nil
+	case sb.OpBetween:
+		v2, err := filterValue(f, c.Value2)
+		if err != nil {
+			return "", err
+		}
+		if f.Type == sb.FieldTime && len(strings.TrimSpace(c.Value2)) == len("2006-01-02") {
+			v2 = v2.(int64) + 86399 // a date as upper bound includes that whole day
+		}
+		return "(" + f.Expr + " BETWEEN " + a.add(v1) + " AND " + a.add(v2) + ")", nil
+	}
+	return "", sb.FieldError("filter", "Unknown operator %q for field %q.", c.Op, c.Field)
+}
+
+// filterValue converts a condition value typed by a person to the column's type.
+func filterValue(f listField, v string) (any, error) {
+	v = strings.TrimSpace(v)
+	if len(v) > 200 {
+		return nil, sb.FieldError("filter", "The value for %q is too long (at most 200 characters).", f.Name)
+	}
+	if !isText(v) {
+		return nil, sb.FieldError("filter", "The value for %q is not valid text.", f.Name)
+	}
+	switch f.Type {
+	case sb.FieldNumber:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, sb.FieldError("filter", "The value for %q must be a whole number, not %q.", f.Name, v)
+		}
+		return n, nil
+	case sb.FieldBool:
+		switch strings.ToLower(v) {
+		case "1", "true", "yes", "on", "是", "开启":
+			return 1, nil
+		case "0", "false", "no", "off", "否", "关闭":
+			return 0, nil
+		}
+		return nil, sb.FieldError("filter", "The value for %q must be yes or no, not %q.", f.Name, v)
+	case sb.FieldTime:
+		t, err := ParseTime(v)
+		if err != nil {
+			return nil, sb.FieldError("filter", "The value for %q must be a date (2006-01-02) or a time (2006-01-02 15:04:05), not %q.", f.Name, v)
+		}
+		return t.Unix(), nil
+	}
+	return v, nil
+}
+
+// ParseTime parses a date or date-time typed by a person, in local time.
+func ParseTime(v string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a date or time: %q", v)
+}
+
+// orderBy returns the ORDER BY expression for q.Sort ("field" or "-field").
+func (s *listSpec) orderBy(q *sb.ListQuery, idExpr string) (string, error) {
+	if q.Sort == "" {
+		return s.DefaultSort, nil
+	}
+	name, dir := q.Sort, "ASC"
+	if strings.HasPrefix(name, "-") {
+		name, dir = name[1:], "DESC"
+	}
+	f, ok := s.field(name)
+	if !ok || !f.Sort {
+		return "", sb.FieldError("sort", "The list cannot be sorted by %q.", name)
+	}
+	return f.Expr + " " + dir + ", " + idExpr + " " + dir, nil
+}
+
+// page appends LIMIT/OFFSET for q, with page and page size clamped as
+// ListQuery.Normalize does (a negative OFFSET is an error on PostgreSQL).
+func page(q *sb.ListQuery, a *args) string {
+	n := *q
+	n.Normalize()
+	return " LIMIT " + a.add(n.PageSize) + " OFFSET " + a.add(n.Offset())
+}
+
+// isText reports whether s can be stored and compared as text on both
+// engines: PostgreSQL refuses invalid UTF-8 and NUL bytes.
+func isText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
