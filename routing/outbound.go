@@ -100,7 +100,7 @@ func callerID(t *switchboard.Trunk, e *extension) string {
 // speedDial returns the number dialed stands for when it is the '*' + code of
 // a speed dial of the tenant, and dialed otherwise.
 func (s *Snapshot) speedDial(tenantID int64, dialed string) string {
-	if d, ok := s.speedDials[dialed]; ok && d.TenantID == tenantID {
+	if d, ok := s.tenant(tenantID).speedDials[dialed]; ok {
 		return d.Number
 	}
 	return dialed

@@ -79,7 +79,6 @@ type Snapshot struct {
 	owners     map[string]Owner // every exactly dialed number
 	features   map[string]FeatureCode
 	argCodes   []FeatureCode // feature codes followed by an argument, longest first
-	speedDials map[string]switchboard.SpeedDial
 	reserved   map[string]Reserved
 	tenants    map[int64]*tenant
 }
@@ -90,6 +89,9 @@ type tenant struct {
 	inbound  map[inboundKey]*switchboard.InboundRoute
 	dids     map[string]bool
 	groups   map[string]*permissionGroup
+	// speedDials are the company's codes by dialed form ('*' + code): each
+	// company has its own, so two companies may both use *1.
+	speedDials map[string]switchboard.SpeedDial
 }
 
 type inboundKey struct{ did, caller string }
@@ -135,8 +137,9 @@ func (s *Snapshot) Trunk(id int64) (switchboard.Trunk, bool) {
 	return *t, true
 }
 
-// Owner returns what the dialed number belongs to: an extension, a speed
-// dial, a feature code (with or without its argument) or a reserved number.
+// Owner returns what the dialed number belongs to system-wide: an extension,
+// a feature code (with or without its argument) or a reserved number. Speed
+// dials belong to one company each and are not owners here.
 func (s *Snapshot) Owner(dialed string) (Owner, bool) {
 	if o, ok := s.owners[dialed]; ok {
 		return o, true
@@ -177,9 +180,8 @@ func Build(cfg Config) (*Snapshot, error) {
 	b := &builder{snap: &Snapshot{
 		extensions: make(map[string]*extension, len(cfg.Extensions)),
 		trunks:     make(map[int64]*switchboard.Trunk, len(cfg.Trunks)),
-		owners:     make(map[string]Owner, len(cfg.Extensions)+len(cfg.SpeedDials)+len(cfg.Reserved)+len(cfg.FeatureCodes)),
+		owners:     make(map[string]Owner, len(cfg.Extensions)+len(cfg.Reserved)+len(cfg.FeatureCodes)),
 		features:   make(map[string]FeatureCode, len(cfg.FeatureCodes)),
-		speedDials: make(map[string]switchboard.SpeedDial, len(cfg.SpeedDials)),
 		reserved:   make(map[string]Reserved, len(cfg.Reserved)),
 		tenants:    make(map[int64]*tenant),
 	}}
@@ -187,8 +189,8 @@ func Build(cfg Config) (*Snapshot, error) {
 	b.trunks(cfg.Trunks)
 	b.permissionGroups(cfg.PermissionGroups)
 	b.extensionList(cfg.Extensions)
-	b.speedDialList(cfg.SpeedDials)
 	b.reservedList(cfg.Reserved)
+	b.speedDialList(cfg.SpeedDials)
 	b.outboundRoutes(cfg.OutboundRoutes)
 	b.inboundRoutes(cfg.InboundRoutes)
 	if len(b.errs) > 0 {
@@ -234,9 +236,10 @@ func (b *builder) tenant(id int64) *tenant {
 	t, ok := b.snap.tenants[id]
 	if !ok {
 		t = &tenant{
-			inbound: make(map[inboundKey]*switchboard.InboundRoute),
-			dids:    make(map[string]bool),
-			groups:  make(map[string]*permissionGroup),
+			inbound:    make(map[inboundKey]*switchboard.InboundRoute),
+			dids:       make(map[string]bool),
+			groups:     make(map[string]*permissionGroup),
+			speedDials: make(map[string]switchboard.SpeedDial),
 		}
 		b.snap.tenants[id] = t
 	}
@@ -250,14 +253,23 @@ func (b *builder) claim(o Owner) bool {
 		b.fail(switchboard.EConflict, "%s collides with %s.", capitalize(o.String()), prev.String())
 		return false
 	}
-	for _, f := range b.snap.argCodes {
-		if f.owns(o.Number) && o.Number != f.Code {
-			b.fail(switchboard.EConflict, "%s collides with feature code %s (%s), which is followed by a number.", capitalize(o.String()), f.Code, f.Name)
-			return false
-		}
+	if f, ok := b.argCode(o.Number); ok {
+		b.fail(switchboard.EConflict, "%s collides with feature code %s (%s), which is followed by a number.", capitalize(o.String()), f.Code, f.Name)
+		return false
 	}
 	b.snap.owners[o.Number] = o
 	return true
+}
+
+// argCode returns the feature code followed by an argument that number
+// starts with (and is not equal to), if any.
+func (b *builder) argCode(number string) (FeatureCode, bool) {
+	for _, f := range b.snap.argCodes {
+		if f.owns(number) && number != f.Code {
+			return f, true
+		}
+	}
+	return FeatureCode{}, false
 }
 
 func (b *builder) featureCodes(codes []FeatureCode) {
@@ -348,15 +360,31 @@ func (b *builder) extensionList(exts []switchboard.Extension) {
 	}
 }
 
+// speedDialList adds each company's speed dials. A code may not be defined
+// twice in one company nor take the number of a feature code or of a number
+// of its own company; other companies' numbers do not matter, since a speed
+// dial is replaced by its number only for the company's extensions.
 func (b *builder) speedDialList(dials []switchboard.SpeedDial) {
 	for _, d := range dials {
 		bad := b.invalid("Speed dial "+d.Dialed(), d.Validate())
 		if bad["code"] {
 			continue
 		}
-		if b.claim(Owner{Kind: KindSpeedDial, TenantID: d.TenantID, Number: d.Dialed(), Name: d.Number}) {
-			b.snap.speedDials[d.Dialed()] = d
+		o := Owner{Kind: KindSpeedDial, TenantID: d.TenantID, Number: d.Dialed(), Name: d.Number}
+		t := b.tenant(d.TenantID)
+		if _, dup := t.speedDials[o.Number]; dup {
+			b.fail(switchboard.EConflict, "%s is defined twice in the same company.", capitalize(o.String()))
+			continue
 		}
+		if prev, ok := b.snap.owners[o.Number]; ok && (prev.TenantID == 0 || prev.TenantID == d.TenantID) {
+			b.fail(switchboard.EConflict, "%s collides with %s.", capitalize(o.String()), prev.String())
+			continue
+		}
+		if f, ok := b.argCode(o.Number); ok {
+			b.fail(switchboard.EConflict, "%s collides with feature code %s (%s), which is followed by a number.", capitalize(o.String()), f.Code, f.Name)
+			continue
+		}
+		t.speedDials[o.Number] = d
 	}
 }
 

@@ -141,7 +141,7 @@ func TestOwner(t *testing.T) {
 		tenant int64
 	}{
 		{dialed: "8001", want: "extension 8001", tenant: companyA},
-		{dialed: "*1", want: "speed dial *1", tenant: companyA},
+		{dialed: "*1"}, // a speed dial belongs to its company, not to the system
 		{dialed: "9003", want: "queue 9003", tenant: companyA},
 		{dialed: "1000", want: "conference 1000", tenant: companyB},
 		{dialed: "*80", want: "feature code *80 (DND off)"},
@@ -249,7 +249,18 @@ func TestBuildNumberCollisions(t *testing.T) {
 		}, want: "Extension 8000 collides with extension 8000."},
 		{name: "speed dial codes of two companies", edit: func(c *routing.Config) {
 			c.SpeedDials = append(c.SpeedDials, switchboard.SpeedDial{TenantID: companyB, Code: "1", Number: "13900139000"})
-		}, want: "Speed dial *1 collides with speed dial *1."},
+		}},
+		{name: "speed dial code twice in one company", edit: func(c *routing.Config) {
+			c.SpeedDials = append(c.SpeedDials, switchboard.SpeedDial{TenantID: companyA, Code: "1", Number: "13900139000"})
+		}, want: "Speed dial *1 is defined twice in the same company."},
+		{name: "speed dial on a reserved number of its company", edit: func(c *routing.Config) {
+			c.Reserved = append(c.Reserved, routing.Reserved{TenantID: companyA, Number: "*77", Kind: switchboard.DestIVR})
+			c.SpeedDials = append(c.SpeedDials, switchboard.SpeedDial{TenantID: companyA, Code: "77", Number: "13900139000"})
+		}, want: "Speed dial *77 collides with IVR *77."},
+		{name: "speed dial on a reserved number of another company", edit: func(c *routing.Config) {
+			c.Reserved = append(c.Reserved, routing.Reserved{TenantID: companyB, Number: "*77", Kind: switchboard.DestIVR})
+			c.SpeedDials = append(c.SpeedDials, switchboard.SpeedDial{TenantID: companyA, Code: "77", Number: "13900139000"})
+		}},
 		{name: "speed dial on pickup", edit: func(c *routing.Config) {
 			c.SpeedDials = append(c.SpeedDials, switchboard.SpeedDial{TenantID: companyA, Code: "8", Number: "13900139000"})
 		}, want: "Speed dial *8 collides with feature code *8 (pickup)."},

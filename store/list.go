@@ -105,15 +105,24 @@ func (s *listSpec) condition(d dialect, c sb.Condition, a *args) (string, error)
 	if err != nil {
 		return "", err
 	}
+	// Numbers are bound as BIGINT: PostgreSQL would otherwise take the
+	// column's type, and a value too big for an INTEGER column would fail to
+	// encode instead of simply matching nothing.
+	bind := func(v any) string {
+		if f.Type == sb.FieldNumber {
+			return "CAST(" + a.add(v) + " AS BIGINT)"
+		}
+		return a.add(v)
+	}
 	switch c.Op {
 	case sb.OpEq:
-		return f.Expr + " = " + a.add(v1), nil
+		return f.Expr + " = " + bind(v1), nil
 	case sb.OpNe:
-		return f.Expr + " <> " + a.add(v1), nil
+		return f.Expr + " <> " + bind(v1), nil
 	case sb.OpGt:
-		return f.Expr + " > " + a.add(v1), nil
+		return f.Expr + " > " + bind(v1), nil
 	case sb.OpLt:
-		return f.Expr + " < " + a.add(v1), nil
+		return f.Expr + " < " + bind(v1), nil
 	case sb.OpContains:
 		if f.Type != sb.FieldText && f.Type != sb.FieldPhone {
 			return "", sb.FieldError("filter", "Field %q cannot be searched with contains.", c.Field)
@@ -127,7 +136,7 @@ func (s *listSpec) condition(d dialect, c sb.Condition, a *args) (string, error)
 		if f.Type == sb.FieldTime && len(strings.TrimSpace(c.Value2)) == len("2006-01-02") {
 			v2 = v2.(int64) + 86399 // a date as upper bound includes that whole day
 		}
-		return "(" + f.Expr + " BETWEEN " + a.add(v1) + " AND " + a.add(v2) + ")", nil
+		return "(" + f.Expr + " BETWEEN " + bind(v1) + " AND " + bind(v2) + ")", nil
 	}
 	return "", sb.FieldError("filter", "Unknown operator %q for field %q.", c.Op, c.Field)
 }

@@ -24,6 +24,12 @@ func (s *Server) auditResource() *resource[sb.AuditEntry] {
 			{Key: "detail", Label: "audit.detail", Value: func(e *sb.AuditEntry) string { return e.Detail }, Filter: true},
 			{Key: "source_ip", Label: "audit.source_ip", Value: func(e *sb.AuditEntry) string { return e.SourceIP }, Sort: true, Filter: true},
 		},
+		Advanced: []advField{
+			{Key: "time", Label: "audit.time", Kind: "daterange", Today: true},
+			{Key: "actor", Label: "audit.actor", Kind: "text", Op: sb.OpContains},
+			{Key: "action", Label: "audit.action", Kind: "select", Op: sb.OpEq, Options: actions},
+			{Key: "source_ip", Label: "audit.source_ip", Kind: "text", Op: sb.OpEq},
+		},
 		ID:   func(e *sb.AuditEntry) int64 { return e.ID },
 		List: s.DB.ListAudit,
 	}

@@ -61,6 +61,19 @@ type resource[T any] struct {
 	Quota func(r *http.Request, a *sb.Actor) string
 	// Toolbar adds module buttons (e.g. 添加组长) to the list's toolbar.
 	Toolbar []rowAction
+	// Advanced is the module's 高级查找 form: fixed fields that become
+	// conditions of the same filter engine as the condition builder.
+	Advanced []advField
+}
+
+// advField is one field of a 高级查找 form.
+type advField struct {
+	Key     string // list field
+	Label   string // message key
+	Kind    string // text, select, daterange
+	Op      string // eq or contains for text and select; daterange is between
+	Options []option
+	Today   bool // a daterange that starts filled with today's date
 }
 
 // listView is the template model of a list page.
@@ -84,6 +97,8 @@ type listView struct {
 	QuotaText    string
 	Toolbar      []rowAction
 	Error        string
+	Advanced     []advField
+	Today        string
 }
 
 type colView struct {
@@ -170,7 +185,8 @@ func (res *resource[T]) view(s *Server, r *http.Request, a *sb.Actor, q sb.ListQ
 	}
 	shown := s.visibleColumns(r, a, res.Name, defaults)
 	v := &listView{Name: res.Name, Title: res.Title, Total: p.Total, Page: q.Page, PageSize: q.PageSize, PageSizes: sb.PageSizes, Query: q,
-		CanCreate: res.Create, CanEdit: res.Edit, CanDelete: res.Delete != nil, CanImport: res.Import != nil, Toolbar: res.Toolbar}
+		CanCreate: res.Create, CanEdit: res.Edit, CanDelete: res.Delete != nil, CanImport: res.Import != nil, Toolbar: res.Toolbar,
+		Advanced: res.Advanced, Today: s.now().Format("2006-01-02")}
 	if len(q.Filter) > 0 {
 		b, _ := json.Marshal(q.Filter)
 		v.FilterJSON = string(b)

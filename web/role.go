@@ -54,7 +54,11 @@ func (s *Server) routesRoles(mux *http.ServeMux) {
 	}))
 }
 
-func (s *Server) roleFormExtra(a *sb.Actor, f *formState) {
+func (s *Server) roleFormExtra(r *http.Request, a *sb.Actor, f *formState) {
+	if a.IsSystem() {
+		tenants, _ := s.DB.ListTenants(r.Context(), a, sb.ListQuery{Page: 1, PageSize: 1000})
+		f.Extra["Tenants"] = tenants.Items
+	}
 	// Only what the actor holds can be granted: the tree shows the rest disabled.
 	grantable := map[string]bool{}
 	for _, p := range sb.Catalogue {
@@ -66,7 +70,7 @@ func (s *Server) roleFormExtra(a *sb.Actor, f *formState) {
 
 func (s *Server) roleForm(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	role := &store.RoleRow{}
+	role := &store.RoleRow{Role: sb.Role{TenantID: a.TenantID}}
 	action := "/roles"
 	if id := r.PathValue("id"); id != "" {
 		rid, err := parseID(id)
@@ -80,7 +84,7 @@ func (s *Server) roleForm(w http.ResponseWriter, r *http.Request) {
 		action = fmt.Sprintf("/roles/%d", role.ID)
 	}
 	f := newForm(action, role.ID == 0, role)
-	s.roleFormExtra(a, f)
+	s.roleFormExtra(r, a, f)
 	f.Extra["Has"] = toSet(role.Permissions)
 	s.render(w, r, "role_form.html", &pageData{Title: "roles.title", Data: f})
 }
@@ -103,7 +107,7 @@ func (s *Server) roleSave(w http.ResponseWriter, r *http.Request) {
 		role.ID, err = parseID(id)
 		f.Action, f.IsNew = "/roles/"+id, false
 	}
-	s.roleFormExtra(a, f)
+	s.roleFormExtra(r, a, f)
 	f.Extra["Has"] = toSet(role.Permissions)
 	if err == nil {
 		err = s.DB.SaveRole(r.Context(), a, &role.Role)

@@ -35,6 +35,13 @@ func (s *Server) userResource() *resource[store.UserRow] {
 			{Key: "notes", Label: "users.notes", Value: func(u *store.UserRow) string { return u.Notes }, Filter: true, Hidden: true},
 			{Key: "created_at", Label: "col.created_at", Value: func(u *store.UserRow) string { return u.CreatedAt.Format("2006-01-02 15:04:05") }, Kind: sb.FieldTime, Sort: true, Filter: true, Hidden: true},
 		},
+		Advanced: []advField{
+			{Key: "username", Label: "users.username", Kind: "text", Op: sb.OpContains},
+			{Key: "display_name", Label: "users.display_name", Kind: "text", Op: sb.OpContains},
+			{Key: "extension", Label: "users.extension", Kind: "text", Op: sb.OpEq},
+			{Key: "department", Label: "users.department", Kind: "text", Op: sb.OpEq},
+			{Key: "status", Label: "users.status", Kind: "select", Op: sb.OpEq, Options: []option{{sb.UserEnabled, "status.enabled"}, {sb.UserLocked, "status.locked"}}},
+		},
 		ID:     func(u *store.UserRow) int64 { return u.ID },
 		List:   s.DB.ListUsers,
 		Delete: s.DB.DeleteUsers,

@@ -27,6 +27,29 @@ const sbList = {
     values.ids = ids.join(",");
     htmx.ajax("POST", "/" + name + "/delete", { target: "#rows", values: values });
   },
+  // applyAdvanced turns the 高级查找 form into the list's filter: every
+  // filled field is one condition, all joined with and.
+  applyAdvanced(form) {
+    const conds = [];
+    const ranges = {};
+    form.querySelectorAll("[data-field]").forEach(el => {
+      const v = el.value.trim();
+      if (el.dataset.op === "between") {
+        const r = ranges[el.dataset.field] || (ranges[el.dataset.field] = { join: "and", field: el.dataset.field, op: "between", value: "", value2: "" });
+        if (el.dataset.part === "1") r.value = v; else r.value2 = v;
+      } else if (v !== "") {
+        conds.push({ join: "and", field: el.dataset.field, op: el.dataset.op, value: v });
+      }
+    });
+    Object.values(ranges).forEach(r => {
+      if (r.value && r.value2) conds.push(r);
+      else if (r.value) conds.push({ join: "and", field: r.field, op: "gt", value: r.value + " 00:00:00" });
+      else if (r.value2) conds.push({ join: "and", field: r.field, op: "lt", value: r.value2 + " 23:59:59" });
+    });
+    document.getElementById("filter").value = conds.length ? JSON.stringify(conds) : "";
+    this.set("page", 1);
+    this.submit();
+  },
   // exportAs downloads the checked rows, or every row of the current filter
   // when none is checked.
   exportAs(name, format) {
