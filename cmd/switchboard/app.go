@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,10 @@ type Main struct {
 // config is what the flags and SWITCHBOARD_* variables set.
 type config struct {
 	Data, DB, HTTP, SIP, RTPPorts, PublicIP, LogLevel string
+	// Sign-in throttling: wrong passwords in a row that lock an account (an
+	// address gets twice as many), and for how long.
+	LoginMaxFailures int
+	LoginLock        time.Duration
 }
 
 func (m *Main) flags(name string, args []string, extra func(*flag.FlagSet)) (*config, *flag.FlagSet, error) {
@@ -55,6 +60,13 @@ func (m *Main) flags(name string, args []string, extra func(*flag.FlagSet)) (*co
 	fs.StringVar(&c.RTPPorts, "rtp-ports", env("RTP_PORTS", "10000-20000"), "RTP port range")
 	fs.StringVar(&c.PublicIP, "public-ip", env("PUBLIC_IP", ""), "address phones and trunks reach the PBX at (SDP and Contact)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error")
+	maxFailures, _ := strconv.Atoi(env("LOGIN_MAX_FAILURES", "5"))
+	lock, err := time.ParseDuration(env("LOGIN_LOCK", "15m"))
+	if err != nil {
+		lock = 15 * time.Minute
+	}
+	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", maxFailures, "wrong passwords in a row that lock an account (an address: twice as many)")
+	fs.DurationVar(&c.LoginLock, "login-lock", lock, "how long a locked account or address stays locked")
 	if extra != nil {
 		extra(fs)
 	}
@@ -158,7 +170,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &web.Server{DB: db, Log: log, Version: versionString(), DataDir: c.Data}
+	srv := &web.Server{DB: db, Log: log, Version: versionString(), DataDir: c.Data,
+		LoginMaxFailures: c.LoginMaxFailures, LoginLockFor: c.LoginLock, LoginWindow: c.LoginLock}
 	h, err := srv.Handler()
 	if err != nil {
 		return err
