@@ -78,27 +78,27 @@ type advField struct {
 
 // listView is the template model of a list page.
 type listView struct {
-	Name, Title  string
-	Columns      []colView
-	AllColumns   []colView
-	Rows         []rowView
-	Total        int
-	From, To     int
-	Page, Pages  int
-	PageSize     int
-	PageSizes    []int
-	Query        sb.ListQuery
-	FilterJSON   string
-	Fields       []fieldView
-	CanCreate    bool
-	CanDelete    bool
-	CanImport    bool
-	CanEdit      bool
-	QuotaText    string
-	Toolbar      []rowAction
-	Error        string
-	Advanced     []advField
-	Today        string
+	Name, Title string
+	Columns     []colView
+	AllColumns  []colView
+	Rows        []rowView
+	Total       int
+	From, To    int
+	Page, Pages int
+	PageSize    int
+	PageSizes   []int
+	Query       sb.ListQuery
+	FilterJSON  string
+	Fields      []fieldView
+	CanCreate   bool
+	CanDelete   bool
+	CanImport   bool
+	CanEdit     bool
+	QuotaText   string
+	Toolbar     []rowAction
+	Error       string
+	Advanced    []advField
+	Today       string
 }
 
 type colView struct {
@@ -399,4 +399,3 @@ func (res *resource[T]) forEachItem(ctx context.Context, a *sb.Actor, q sb.ListQ
 		}
 	}
 }
-

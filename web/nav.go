@@ -8,9 +8,9 @@ import (
 
 // navMenu is one top-level menu of the left navigation (菜单导航).
 type navMenu struct {
-	Label  string
-	Open   bool
-	Items  []navItem
+	Label string
+	Open  bool
+	Items []navItem
 }
 
 type navItem struct {
@@ -30,11 +30,7 @@ var pageRoutes = map[string]string{
 	"org.users":       "/users",
 	"org.settings":    "/settings",
 	"org.audit":       "/audit",
-	"system.password": "/password",
 }
-
-// alwaysAllowed pages need no permission: everyone changes their own password.
-var alwaysAllowed = map[string]bool{"system.password": true}
 
 func buildNav(l Localizer, a *sb.Actor, path string) []navMenu {
 	var menus []navMenu
@@ -46,7 +42,7 @@ func buildNav(l Localizer, a *sb.Actor, path string) []navMenu {
 			continue
 		}
 		href, built := pageRoutes[p.Key]
-		if !built || !(alwaysAllowed[p.Key] || a.Can(p.Key)) {
+		if !built || !a.Can(p.Key) {
 			continue
 		}
 		active := path == href || strings.HasPrefix(path, href+"/")

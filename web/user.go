@@ -405,4 +405,3 @@ func (s *Server) apiUserReset(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-

@@ -112,7 +112,9 @@ func TestServe(t *testing.T) {
 	}
 	var login struct {
 		Token string
-		User  struct{ MustChangePassword bool `json:"must_change_password"` }
+		User  struct {
+			MustChangePassword bool `json:"must_change_password"`
+		}
 	}
 	json.NewDecoder(resp.Body).Decode(&login)
 	resp.Body.Close()
