@@ -33,6 +33,9 @@ type ListQuery struct {
 	PageSize int         `json:"page_size"` // 20, 50 or 100
 	Sort     string      `json:"sort"`      // field, "-field" for descending
 	IDs      []int64     `json:"ids"`       // checked rows (export, delete)
+	// Where holds conditions set by the program, not typed by people: each
+	// is ANDed with the whole filter (e.g. "has a recording" for 导出录音).
+	Where []Condition `json:"-"`
 }
 
 // PageSizes are the page sizes offered in lists.

@@ -16,24 +16,24 @@ const (
 // numbers are unique across the system, because every phone of every company
 // registers on the same SIP port.
 type Extension struct {
-	ID       int64
-	TenantID int64
-	Number   string // 2 to 10 digits
-	Name     string
-	Password string // SIP digest password
+	ID       int64  `json:"id"`
+	TenantID int64  `json:"tenant_id"`
+	Number   string `json:"number"` // 2 to 10 digits
+	Name     string `json:"name"`
+	Password string `json:"password"` // SIP digest password
 	// CallerID is the number shown to the called party on outbound calls
 	// (出局主叫, 出局显示号码); a trunk's own CallerID takes precedence.
-	CallerID string
-	Group    int // 当前组别, 1 or more; announcements go to one group
+	CallerID string `json:"caller_id"`
+	Group    int    `json:"group"` // 当前组别, 1 or more; announcements go to one group
 	// MaxOutboundMinutes caps the talk time of each outbound call (拨出时长);
 	// 0 means no limit.
-	MaxOutboundMinutes int
+	MaxOutboundMinutes int `json:"max_outbound_minutes"`
 	// PermissionGroup names the tenant's permission group whose rules apply.
 	// DefaultPermissionGroup always exists: when the tenant has not defined
 	// it, it has no rules.
-	PermissionGroup string
-	Recording       bool   // record every call of this extension
-	BoundIP         string // only register from this address or network; "" = anywhere
+	PermissionGroup string `json:"permission_group"`
+	Recording       bool   `json:"recording"` // record every call of this extension
+	BoundIP         string `json:"bound_ip"`  // only register from this address or network; "" = anywhere
 }
 
 // NewExtension returns an Extension with the defaults of the add form: group

@@ -32,20 +32,20 @@ const (
 // Outbound and internal rules test the dialed number, inbound rules the
 // caller's number.
 type PermissionGroup struct {
-	ID       int64
-	TenantID int64
-	Name     string
-	Notes    string
-	Rules    []PermissionRule
+	ID       int64            `json:"id"`
+	TenantID int64            `json:"tenant_id"`
+	Name     string           `json:"name"`
+	Notes    string           `json:"notes"`
+	Rules    []PermissionRule `json:"rules"`
 }
 
 // PermissionRule allows or denies calls of one type whose number starts with
 // Prefix.
 type PermissionRule struct {
-	Prefix   string // 号码前缀: 1 to 20 digits, such as "0" for long distance
-	Action   PermissionAction
-	CallType CallType
-	Notes    string
+	Prefix   string           `json:"prefix"` // 号码前缀: 1 to 20 digits, such as "0" for long distance
+	Action   PermissionAction `json:"action"`
+	CallType CallType         `json:"call_type"`
+	Notes    string           `json:"notes"`
 }
 
 // String describes the rule for people, such as `deny outbound calls to 0`.

@@ -11,22 +11,22 @@ const MaxRouteTrunks = 3
 // OutboundRoute sends the numbers extensions dial to trunks (出局路由, 呼出管理).
 // Routes are tried in Priority order, lowest first.
 type OutboundRoute struct {
-	ID       int64
-	TenantID int64
-	Name     string
+	ID       int64  `json:"id"`
+	TenantID int64  `json:"tenant_id"`
+	Name     string `json:"name"`
 	// Patterns are dial patterns such as "X." or "9[1-8]XXXXXX" (拨打号码); see
 	// CheckDialPattern.
-	Patterns []string
+	Patterns []string `json:"patterns"`
 	// StripPrefix is removed from the start of the dialed number when it is
 	// there (删除前缀); Prepend is then added in front (追加前缀).
-	StripPrefix string
-	Prepend     string
+	StripPrefix string `json:"strip_prefix"`
+	Prepend     string `json:"prepend"`
 	// CallerMatch lists the extension numbers that may use this route (绑定主叫);
 	// empty means every extension of the tenant.
-	CallerMatch []string
+	CallerMatch []string `json:"caller_match"`
 	// Trunks are the IDs of up to MaxRouteTrunks trunks, tried in order.
-	Trunks   []int64
-	Priority int
+	Trunks   []int64 `json:"trunks"`
+	Priority int     `json:"priority"`
 }
 
 // Validate reports every invalid field of r as Errors of FieldError, or nil.
@@ -114,13 +114,13 @@ const (
 // (入局路由, 呼入管理). It matches on the called number (DID), on the caller, or
 // on both; empty Caller means any caller and empty DID any called number.
 type InboundRoute struct {
-	ID              int64
-	TenantID        int64
-	Name            string
-	DID             string // 被叫号码; often the trunk's account
-	Caller          string // 主叫匹配
-	DestinationType DestinationType
-	Destination     string
+	ID              int64           `json:"id"`
+	TenantID        int64           `json:"tenant_id"`
+	Name            string          `json:"name"`
+	DID             string          `json:"did"`    // 被叫号码; often the trunk's account
+	Caller          string          `json:"caller"` // 主叫匹配
+	DestinationType DestinationType `json:"destination_type"`
+	Destination     string          `json:"destination"`
 }
 
 // Validate reports every invalid field of r as Errors of FieldError, or nil.

@@ -6,10 +6,10 @@ const MaxSpeedDialCode = 8
 // SpeedDial is a short code that dials a full number (快速拨号): an extension
 // dials '*' followed by Code. Several codes may dial the same number.
 type SpeedDial struct {
-	ID       int64
-	TenantID int64
-	Code     string // digits, without the '*'
-	Number   string
+	ID       int64  `json:"id"`
+	TenantID int64  `json:"tenant_id"`
+	Code     string `json:"code"` // digits, without the '*'
+	Number   string `json:"number"`
 }
 
 // Dialed returns what an extension dials to use s: "*" + Code.

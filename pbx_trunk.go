@@ -46,25 +46,25 @@ const (
 
 // Trunk is a SIP connection to a carrier or another PBX (中继).
 type Trunk struct {
-	ID       int64
-	TenantID int64
-	Name     string
-	Type     TrunkType
-	Host     string // IP address or host name, without port
-	Port     int
-	Username string // register trunks: the account (中继账号)
-	Password string
+	ID       int64     `json:"id"`
+	TenantID int64     `json:"tenant_id"`
+	Name     string    `json:"name"`
+	Type     TrunkType `json:"type"`
+	Host     string    `json:"host"` // IP address or host name, without port
+	Port     int       `json:"port"`
+	Username string    `json:"username"` // register trunks: the account (中继账号)
+	Password string    `json:"password"`
 	// CallerID is the number presented on every call through this trunk
 	// (中继主叫, 显示号码). When set it wins over the extension's caller ID.
-	CallerID    string
-	MaxChannels int // concurrent calls allowed (最大通道数)
-	DTMFMode    DTMFMode
+	CallerID    string   `json:"caller_id"`
+	MaxChannels int      `json:"max_channels"` // concurrent calls allowed (最大通道数)
+	DTMFMode    DTMFMode `json:"dtmf_mode"`
 	// Codecs lists the codecs as the operator wrote them, such as
 	// "g729&alaw&ulaw"; ParseCodecs tells which ones Switchboard supports.
-	Codecs string
+	Codecs string `json:"codecs"`
 	// RegisterInterval is the registration lifetime in seconds for register
 	// trunks; 0 means DefaultRegisterInterval.
-	RegisterInterval int
+	RegisterInterval int `json:"register_interval"`
 }
 
 // NewTrunk returns a register Trunk with the defaults of the add form.

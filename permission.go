@@ -178,7 +178,7 @@ func SeedRolePermissions(key string) []string {
 	case RoleLeader:
 		prefixes = []string{"calls", "reports", "crm", "dialer", "notices", "kb.articles", "tickets.list", "toolbar", "system.help"}
 	case RoleAgent:
-		prefixes = []string{"calls.records", "calls.missed", "calls.marks", "calls.busylog", "calls.forwarding",
+		prefixes = []string{"calls.records", "calls.missed", "calls.marks", "calls.busylog", "calls.forwarding", "calls.extract",
 			"crm.customers", "crm.reminders", "crm.followups", "crm.pool", "dialer.click", "kb.articles",
 			"tickets.list", "toolbar", "system.help"}
 	}

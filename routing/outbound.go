@@ -53,32 +53,65 @@ func Outbound(snap *Snapshot, ext, dialed string) Plan {
 		plan.Refusal = r
 		return plan
 	}
-	for _, r := range snap.tenant(e.TenantID).outbound {
-		if !r.matches(e.Number, number) {
-			continue
-		}
-		plan.Route = r.Name
-		send := strings.TrimPrefix(number, r.StripPrefix)
-		if send == "" {
-			plan.Refusal = &Refusal{Reason: ReasonNothingToDial, Message: fmt.Sprintf("Outbound route %q removes %s from %s and leaves nothing to dial.", r.Name, r.StripPrefix, number)}
-			return plan
-		}
-		send = r.Prepend + send
-		plan.Attempts = make([]Attempt, len(r.trunks))
-		for i, t := range r.trunks {
-			plan.Attempts[i] = Attempt{Trunk: *t, Number: send, CallerID: callerID(t, e)}
-		}
+	if plan.route(snap, e.TenantID, e.Number, number, func(t *switchboard.Trunk) string { return callerID(t, e) }) {
 		return plan
 	}
 	plan.Refusal = &Refusal{Reason: ReasonNoRoute, Message: fmt.Sprintf("No outbound route lets extension %s call %s.", e.Number, number)}
 	return plan
 }
 
+// Forward decides how a call of company tenant that no extension places
+// reaches an outside number: an inbound call whose route sends it to an
+// external number (外线). The company's routes open to every caller (empty
+// CallerMatch) are tried in priority order; the caller is presented as
+// callerID unless the trunk sets its own.
+func Forward(snap *Snapshot, tenant int64, number, callerID string) Plan {
+	plan := Plan{Number: number}
+	if !dialable(number) {
+		plan.Refusal = &Refusal{Reason: ReasonInvalidNumber, Message: fmt.Sprintf("The number %q cannot be dialed: use digits, * and # with an optional leading +.", number)}
+		return plan
+	}
+	present := func(t *switchboard.Trunk) string {
+		if t.CallerID != "" {
+			return t.CallerID
+		}
+		return callerID
+	}
+	if plan.route(snap, tenant, "", number, present) {
+		return plan
+	}
+	plan.Refusal = &Refusal{Reason: ReasonNoRoute, Message: fmt.Sprintf("No outbound route open to every caller reaches %s.", number)}
+	return plan
+}
+
+// route fills the plan from the first of the tenant's routes that takes ext
+// (or, with ext "", any caller) to number, and reports whether one did.
+func (plan *Plan) route(snap *Snapshot, tenant int64, ext, number string, present func(*switchboard.Trunk) string) bool {
+	for _, r := range snap.tenant(tenant).outbound {
+		if !r.matches(ext, number) {
+			continue
+		}
+		plan.Route = r.Name
+		send := strings.TrimPrefix(number, r.StripPrefix)
+		if send == "" {
+			plan.Refusal = &Refusal{Reason: ReasonNothingToDial, Message: fmt.Sprintf("Outbound route %q removes %s from %s and leaves nothing to dial.", r.Name, r.StripPrefix, number)}
+			return true
+		}
+		send = r.Prepend + send
+		plan.Attempts = make([]Attempt, len(r.trunks))
+		for i, t := range r.trunks {
+			plan.Attempts[i] = Attempt{Trunk: *t, Number: send, CallerID: present(t)}
+		}
+		return true
+	}
+	return false
+}
+
 // matches reports whether the route takes calls from ext to number.
 func (r *outboundRoute) matches(ext, number string) bool {
 	for _, p := range r.patterns {
 		if p.Match(number) {
-			return len(r.callers) == 0 || r.callers[ext]
+			return len(r.callers) == 0 || ext != "" && r.callers[ext]
 		}
 	}
 	return false

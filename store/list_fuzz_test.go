@@ -29,6 +29,7 @@ func FuzzFilter(f *testing.F) {
 		sys := sbtest.Bootstrap(f, db)
 		a := sbtest.NewCompany(f, db, sys, "a")
 		sbtest.NewCompany(f, db, sys, "b")
+		sbtest.AddExtension(f, db, a.Admin, 0, "8001")
 		sbtest.AddUser(f, db, a.Admin, sb.User{Username: "a_张三", DisplayName: "100% 张三", Mobile: "18820016740", Extension: "8001", Role: sb.RoleAgent, DepartmentID: a.Department})
 		engines = append(engines, engine{db, a.Admin})
 	}

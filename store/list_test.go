@@ -28,6 +28,9 @@ func newListFixture(t *testing.T, db *store.DB) *listFixture {
 	lister := user(t, db, sys, sb.User{TenantID: tn.ID, Username: "lister", DisplayName: "Lister", Role: sb.RoleAdmin, DepartmentID: dept})
 	f.admin = sbtest.Actor(t, db, lister.ID)
 	f.ids["lister"] = lister.ID
+	for _, n := range []string{"8001", "8002", "8100"} {
+		sbtest.AddExtension(t, db, f.admin, 0, n)
+	}
 	for _, u := range []struct {
 		at   string
 		user sb.User
@@ -59,14 +62,15 @@ func TestListUsers(t *testing.T) {
 		}
 		return c
 	}
-	everyone := []string{"lister", "alice", "alfred", "bob", "bo_x", "boax", "张三"}
-	for _, tc := range []struct {
+	type listCase struct {
 		name      string
 		q         sb.ListQuery
 		want      []string // in order
 		wantTotal int      // when paging; else len(want)
 		raw       bool     // pass Page and PageSize as given, else page 1 of 20
-	}{
+	}
+	everyone := []string{"lister", "alice", "alfred", "bob", "bo_x", "boax", "张三"}
+	cases := []listCase{
 		{name: "everything, by ID", q: sb.ListQuery{}, want: everyone},
 
 		// 快速搜索 matches the start of username, name, mobile and extension.
@@ -123,10 +127,11 @@ func TestListUsers(t *testing.T) {
 		{name: "checked rows", q: sb.ListQuery{IDs: []int64{-1}}, want: []string{"alice", "bob"}},
 		{name: "checked rows of another company are ignored", q: sb.ListQuery{IDs: []int64{-2}}, want: []string{"alice"}},
 		{name: "checked rows with a filter", q: sb.ListQuery{IDs: []int64{-1}, Filter: []sb.Condition{cond("", "username", sb.OpEq, "bob")}}, want: []string{"bob"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
-				f := newListFixture(t, db)
+	}
+	sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
+		f := newListFixture(t, db)
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
 				q := f.resolve(tc.q)
 				if !tc.raw {
 					q.Page, q.PageSize = 1, 20
@@ -151,8 +156,8 @@ func TestListUsers(t *testing.T) {
 					t.Errorf("total %d, want %d", p.Total, wantTotal)
 				}
 			})
-		})
-	}
+		}
+	})
 }
 
 // resolve replaces the placeholders of a table query: "ID:name" values become
@@ -181,7 +186,7 @@ func (f *listFixture) resolve(q sb.ListQuery) sb.ListQuery {
 // internal error.
 func TestListUsersInvalid(t *testing.T) {
 	long := strings.Repeat("x", 201)
-	for _, tc := range []struct {
+	cases := []struct {
 		name      string
 		q         sb.ListQuery
 		field     string
@@ -205,17 +210,18 @@ func TestListUsersInvalid(t *testing.T) {
 		{"sort by an unknown field", sb.ListQuery{Sort: "-secret"}, "sort", []string{`"secret"`}},
 		{"sort by a field that does not sort", sb.ListQuery{Sort: "notes"}, "sort", []string{`"notes"`}},
 		{"sort by nothing", sb.ListQuery{Sort: "-"}, "sort", nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
-				sys := sbtest.Bootstrap(t, db)
+	}
+	sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
+		sys := sbtest.Bootstrap(t, db)
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
 				q := tc.q
 				q.Page, q.PageSize = 1, 20
 				_, err := db.ListUsers(ctx, sys, q)
 				wantField(t, err, tc.field, tc.fragments...)
 			})
-		})
-	}
+		}
+	})
 }
 
 // Every list of the foundation runs on the same engine: quick search, a

@@ -154,6 +154,9 @@ func (db *DB) insertTenant(ctx context.Context, tx *sql.Tx, actor *sb.Actor, t *
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, s.TenantID, b2i(s.InboundOwnerRouting), s.KeepRecordings, s.KeepMarkedNumbers, s.KeepMissedCalls, s.KeepBusyLog, s.KeepQualityRecords, s.KeepCustomerChanges); err != nil {
 		return fmt.Errorf("seed settings: %w", err)
 	}
+	if err := db.seedTenantPBX(ctx, tx, t.ID); err != nil {
+		return err
+	}
 	return db.audit(ctx, tx, actor, t.ID, "create", "tenant", t.ID, t.Name)
 }
 
@@ -187,7 +190,10 @@ func (db *DB) UpdateTenant(ctx context.Context, actor *sb.Actor, t *sb.Tenant) e
 // SetTenantLogo stores the URL of a company's uploaded logo. Company admins
 // may change their own company's logo.
 func (db *DB) SetTenantLogo(ctx context.Context, actor *sb.Actor, id int64, logo string) error {
-	if !actor.SeesTenant(id) || !actor.Can("org.tenants") && !(actor.Scope == sb.ScopeTenant && actor.Can("org.settings")) {
+	if !actor.SeesTenant(id) {
+		return notFound("Company", id)
+	}
+	if !actor.Can("org.tenants") && !(actor.Scope == sb.ScopeTenant && actor.Can("org.settings")) {
 		return sb.Errorf(sb.EForbidden, "You may not change this company's logo.")
 	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
@@ -225,7 +231,7 @@ func (db *DB) DeleteTenant(ctx context.Context, actor *sb.Actor, id int64) error
 		if len(remains) > 0 {
 			return sb.Errorf(sb.EConflict, "The company still has %s; delete or move them first.", strings.Join(remains, ", "))
 		}
-		for _, table := range []string{"settings", "departments", "roles"} {
+		for _, table := range []string{"settings", "departments", "roles", "permission_groups"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE tenant_id = $1", id); err != nil {
 				return fmt.Errorf("delete %s: %w", table, err)
 			}
@@ -248,6 +254,12 @@ var tenantContents = []struct{ table, extra, what string }{
 	{"users", "", "users"},
 	{"departments", " AND id NOT IN (SELECT MIN(id) FROM departments GROUP BY tenant_id)", "departments"},
 	{"roles", " AND role_key = ''", "custom roles"},
+	{"extensions", "", "extensions"},
+	{"trunks", "", "trunks"},
+	{"outbound_routes", "", "outbound routes"},
+	{"inbound_routes", "", "inbound routes"},
+	{"permission_groups", " AND name <> 'default'", "permission groups"},
+	{"speed_dials", "", "speed dials"},
 }
 
 // TenantQuotas returns each quota of a company with what is used of it.
@@ -256,14 +268,20 @@ func (db *DB) TenantQuotas(ctx context.Context, actor *sb.Actor, id int64) (map[
 	if err != nil {
 		return nil, err
 	}
-	var users int
+	var users, extensions, trunks int
 	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE tenant_id = $1", id).Scan(&users); err != nil {
 		return nil, fmt.Errorf("count users: %w", err)
 	}
+	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM extensions WHERE tenant_id = $1", id).Scan(&extensions); err != nil {
+		return nil, fmt.Errorf("count extensions: %w", err)
+	}
+	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM trunks WHERE tenant_id = $1", id).Scan(&trunks); err != nil {
+		return nil, fmt.Errorf("count trunks: %w", err)
+	}
 	return map[string]sb.Quota{
 		"users":      {Limit: t.QuotaUsers, Used: users},
-		"extensions": {Limit: t.QuotaExtensions},
-		"trunks":     {Limit: t.QuotaTrunks},
+		"extensions": {Limit: t.QuotaExtensions, Used: extensions},
+		"trunks":     {Limit: t.QuotaTrunks, Used: trunks},
 		"calls":      {Limit: t.QuotaCalls},
 	}, nil
 }
@@ -307,6 +325,10 @@ func (db *DB) SetupCounts(ctx context.Context, actor *sb.Actor, tenant int64) (m
 		"departments": "SELECT COUNT(*) FROM departments WHERE tenant_id = $1",
 		"users":       "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND system_admin = 0",
 		"tenants":     "SELECT COUNT(*) FROM tenants WHERE id = $1",
+		"extensions":  "SELECT COUNT(*) FROM extensions WHERE tenant_id = $1",
+		"trunks":      "SELECT COUNT(*) FROM trunks WHERE tenant_id = $1",
+		"inbound":     "SELECT COUNT(*) FROM inbound_routes WHERE tenant_id = $1",
+		"outbound":    "SELECT COUNT(*) FROM outbound_routes WHERE tenant_id = $1",
 	} {
 		var n int
 		if err := db.r.QueryRowContext(ctx, q, tenant).Scan(&n); err != nil {

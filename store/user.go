@@ -175,6 +175,16 @@ func (db *DB) resolveUserRefs(ctx context.Context, tx *sql.Tx, actor *sb.Actor, 
 			return sb.Errorf(sb.EForbidden, "You may only place users in the departments you lead.")
 		}
 	}
+	// The extension, when set, is one of the company's PBX extensions; the
+	// unique index on users.extension keeps it to one user.
+	if u.Extension != "" {
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM extensions WHERE number = $1 AND tenant_id = $2", u.Extension, u.TenantID).Scan(&n); err != nil {
+			return fmt.Errorf("find extension %s: %w", u.Extension, err)
+		}
+		if n == 0 {
+			return sb.FieldError("extension", "Extension %s does not exist in this company.", u.Extension)
+		}
+	}
 	return nil
 }
 
@@ -258,7 +268,7 @@ func (db *DB) UpdateUser(ctx context.Context, actor *sb.Actor, u *sb.User) error
 	if old.SystemAdmin && !actor.IsSystem() {
 		return sb.Errorf(sb.EForbidden, "Only the system administrator may change the system administrator.")
 	}
-	if !actor.IsSystem() {
+	if !actor.IsSystem() || u.TenantID == 0 {
 		u.TenantID = old.TenantID
 	}
 	if err := u.Validate(false); err != nil {
@@ -447,13 +457,17 @@ func (db *DB) Authenticate(ctx context.Context, username, pw string, maxFailures
 		return LoginResult{User: u, LockedUntil: fromUnix(lockedUntil)}, sb.Errorf(sb.ELocked, "Too many wrong passwords: the account is locked until %s.", fromUnix(lockedUntil).Format("15:04:05"))
 	}
 	if !CheckPassword(hash, pw) {
-		failed++
+		// Count in the database, not from what was read: guesses made at the
+		// same moment must all count.
+		if err := db.w.QueryRowContext(ctx, "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins", u.ID).Scan(&failed); err != nil {
+			return LoginResult{}, fmt.Errorf("count failed login: %w", err)
+		}
 		lock := int64(0)
 		if maxFailures > 0 && failed >= maxFailures {
-			lock, failed = now.Add(lockFor).Unix(), 0
-		}
-		if _, err := db.w.ExecContext(ctx, "UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3", failed, lock, u.ID); err != nil {
-			return LoginResult{}, fmt.Errorf("count failed login: %w", err)
+			lock = now.Add(lockFor).Unix()
+			if _, err := db.w.ExecContext(ctx, "UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2", lock, u.ID); err != nil {
+				return LoginResult{}, fmt.Errorf("lock account: %w", err)
+			}
 		}
 		if lock > 0 {
 			return LoginResult{User: u, LockedUntil: fromUnix(lock)}, sb.Errorf(sb.ELocked, "Too many wrong passwords: the account is locked until %s.", fromUnix(lock).Format("15:04:05"))

@@ -97,6 +97,8 @@ func TestUserUnique(t *testing.T) {
 		sys := sbtest.Bootstrap(t, db)
 		a := sbtest.NewCompany(t, db, sys, "a")
 		b := sbtest.NewCompany(t, db, sys, "b")
+		sbtest.AddExtension(t, db, a.Admin, 0, "8001")
+		sbtest.AddExtension(t, db, b.Admin, 0, "9001")
 		zhang := user(t, db, a.Admin, sb.User{Username: "张三", DisplayName: "张三", Role: sb.RoleAgent, DepartmentID: a.Department, Extension: "8001"})
 		if got, err := db.User(ctx, a.Admin, zhang.ID); err != nil || got.Username != "张三" {
 			t.Fatalf("Chinese username stored as %v (err %v)", got, err)
@@ -113,8 +115,9 @@ func TestUserUnique(t *testing.T) {
 		}{
 			{"username taken in another company", b.Admin, sb.User{Username: "张三", Extension: "9001"}, "username", []string{`"张三"`, "unique across the whole system"}},
 			{"username taken in the same company", a.Admin, sb.User{Username: "a-agent"}, "username", []string{`"a-agent"`}},
-			{"extension taken in another company", b.Admin, sb.User{Username: "李四", Extension: "8001"}, "extension", []string{"Extension 8001 already belongs to another user."}},
-			{"extension taken in the same company", a.Admin, sb.User{Username: "王五", Extension: "8001"}, "extension", []string{"8001"}},
+			{"extension of another company", b.Admin, sb.User{Username: "李四", Extension: "8001"}, "extension", []string{"Extension 8001 does not exist in this company."}},
+			{"extension that does not exist", b.Admin, sb.User{Username: "李四", Extension: "9002"}, "extension", []string{"Extension 9002 does not exist in this company."}},
+			{"extension taken in the same company", a.Admin, sb.User{Username: "王五", Extension: "8001"}, "extension", []string{"Extension 8001 already belongs to another user."}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				u := tc.user
@@ -143,7 +146,7 @@ func TestUserUnique(t *testing.T) {
 			if n, err := db.DeleteUsers(ctx, a.Admin, []int64{zhang.ID}); err != nil || n != 1 {
 				t.Fatalf("delete = %d, %v", n, err)
 			}
-			user(t, db, b.Admin, sb.User{Username: "张三", Role: sb.RoleAgent, DepartmentID: b.Department, Extension: "8001"})
+			user(t, db, a.Admin, sb.User{Username: "张三", Role: sb.RoleAgent, DepartmentID: a.Department, Extension: "8001"})
 		})
 	})
 }
@@ -219,6 +222,13 @@ func TestUserConcurrentWrites(t *testing.T) {
 	sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
 		sys := sbtest.Bootstrap(t, db)
 		a := sbtest.NewCompany(t, db, sys, "a")
+		for g := range goroutines {
+			b := store.NewExtensionBatch()
+			b.From, b.To = fmt.Sprintf("%d000", g+1), fmt.Sprintf("%d%03d", g+1, perGoroutine-1)
+			if _, err := db.CreateExtensions(ctx, a.Admin, b); err != nil {
+				t.Fatalf("extensions %s-%s: %v", b.From, b.To, err)
+			}
+		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var errs []error

@@ -22,23 +22,26 @@ import (
 
 // app is a running web server on a test database.
 type app struct {
-	t   *testing.T
-	db  *store.DB
-	srv *httptest.Server
-	sys *sb.Actor
+	t       *testing.T
+	db      *store.DB
+	srv     *httptest.Server
+	sys     *sb.Actor
+	server  *web.Server
+	dataDir string
 }
 
 func newApp(t *testing.T, db *store.DB) *app {
 	t.Helper()
 	sys := sbtest.Bootstrap(t, db)
-	s := &web.Server{DB: db, Version: "test", DataDir: t.TempDir(), LoginMaxFailures: 3, LoginLockFor: time.Minute}
+	dataDir := t.TempDir()
+	s := &web.Server{DB: db, Version: "test", DataDir: dataDir, LoginMaxFailures: 3, LoginLockFor: time.Minute}
 	h, err := s.Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); s.Close() })
-	return &app{t: t, db: db, srv: srv, sys: sys}
+	return &app{t: t, db: db, srv: srv, sys: sys, server: s, dataDir: dataDir}
 }
 
 // client is a browser-like or API client of the app.

@@ -10,9 +10,12 @@ import (
 func (s *Server) auditResource() *resource[sb.AuditEntry] {
 	actions := []option{{"login", "audit.login"}, {"login_failed", "audit.login_failed"}, {"login_refused", "audit.login_refused"}, {"logout", "audit.logout"},
 		{"create", "audit.create"}, {"update", "audit.update"}, {"delete", "audit.delete"}, {"import", "audit.import"},
-		{"change_password", "audit.change_password"}, {"reset_password", "audit.reset_password"}, {"locked", "audit.locked"}, {"enabled", "audit.enabled"}}
+		{"change_password", "audit.change_password"}, {"reset_password", "audit.reset_password"}, {"locked", "audit.locked"}, {"enabled", "audit.enabled"},
+		{"apply", "audit.apply"}, {"reveal_passwords", "audit.reveal_passwords"}, {"move_up", "audit.move_up"}, {"move_down", "audit.move_down"}}
 	objects := []option{{"session", "audit.obj.session"}, {"user", "audit.obj.user"}, {"role", "audit.obj.role"}, {"department", "audit.obj.department"},
-		{"tenant", "audit.obj.tenant"}, {"settings", "audit.obj.settings"}, {"users", "audit.obj.user"}}
+		{"tenant", "audit.obj.tenant"}, {"settings", "audit.obj.settings"}, {"users", "audit.obj.user"},
+		{"extension", "audit.obj.extension"}, {"trunk", "audit.obj.trunk"}, {"outbound_route", "audit.obj.outbound_route"}, {"inbound_route", "audit.obj.inbound_route"},
+		{"permission_group", "audit.obj.permission_group"}, {"speed_dial", "audit.obj.speed_dial"}, {"pbx", "audit.obj.pbx"}}
 	return &resource[sb.AuditEntry]{
 		Name: "audit", Title: "audit.title", Perm: "org.audit",
 		Columns: []column[sb.AuditEntry]{

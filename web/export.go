@@ -4,6 +4,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -21,26 +23,25 @@ func (res *resource[T]) export(s *Server, w http.ResponseWriter, r *http.Request
 		s.failAny(w, r, err)
 		return
 	}
-	l := s.cats.localizer(pickLanguage(r))
-	var defaults []string
-	for _, c := range res.Columns {
-		if !c.Hidden {
-			defaults = append(defaults, c.Key)
-		}
+	if res.ExportPerm != "" && !a.Can(res.ExportPerm) {
+		s.failAny(w, r, sb.Errorf(sb.EForbidden, "You may not export this list."))
+		return
 	}
-	shown := s.visibleColumns(r, a, res.Name, defaults)
+	l := s.cats.localizer(pickLanguage(r))
 	var cols []column[T]
 	var header []string
+	for _, c := range res.shownColumns(s, r, a) {
+		cols = append(cols, c)
+		header = append(header, l.T(c.Label))
+	}
 	for _, c := range res.columnsFor(a) {
-		for _, k := range shown {
-			if k == c.Key {
-				cols = append(cols, c)
-				header = append(header, l.T(c.Label))
-			}
+		if c.Export && !slices.ContainsFunc(cols, func(x column[T]) bool { return x.Key == c.Key }) {
+			cols = append(cols, c)
+			header = append(header, l.T(c.Label))
 		}
 	}
 	format := r.FormValue("format")
-	name := fmt.Sprintf("%s-%s", res.Name, time.Now().Format("20060102-150405"))
+	name := fmt.Sprintf("%s-%s", strings.ReplaceAll(res.Name, "/", "-"), time.Now().Format("20060102-150405"))
 	switch format {
 	case "", "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")

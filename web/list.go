@@ -25,6 +25,11 @@ type column[T any] struct {
 	Options []option // enum values for the condition builder
 	// System marks columns only the system administrator sees (公司名称).
 	System bool
+	// Export puts the column in every export, shown or not (提取码).
+	Export bool
+	// Show, when set, makes the cell's text (shown and exported) instead of
+	// Value and Kind; it masks what it must itself.
+	Show func(item *T, a *sb.Actor, l Localizer) string
 }
 
 type option struct {
@@ -38,6 +43,7 @@ type rowAction struct {
 	Href    string // hx-get into the dialog
 	Post    string // hx-post with a confirmation
 	Confirm string
+	Link    string // a plain link: a page or a download
 }
 
 // resource is one module's list: everything the generic list handlers need.
@@ -61,9 +67,18 @@ type resource[T any] struct {
 	Quota func(r *http.Request, a *sb.Actor) string
 	// Toolbar adds module buttons (e.g. 添加组长) to the list's toolbar.
 	Toolbar []rowAction
+	// ExportPerm, when set, is needed to export the list.
+	ExportPerm string
 	// Advanced is the module's 高级查找 form: fixed fields that become
 	// conditions of the same filter engine as the condition builder.
 	Advanced []advField
+	// API is the list's segment under /api/v1 when it differs from Name
+	// ("outbound-routes" for the page /routes/outbound).
+	API string
+	// Notes returns hint lines shown above the list.
+	Notes func(r *http.Request, a *sb.Actor) []string
+	// PBX shows the 更新配置 bar: the pending marker and the apply button.
+	PBX bool
 }
 
 // advField is one field of a 高级查找 form.
@@ -99,6 +114,8 @@ type listView struct {
 	Error       string
 	Advanced    []advField
 	Today       string
+	Notes       []string
+	PBX         *pbxBar
 }
 
 type colView struct {
@@ -177,13 +194,7 @@ func (s *Server) visibleColumns(r *http.Request, a *sb.Actor, name string, cols 
 
 func (res *resource[T]) view(s *Server, r *http.Request, a *sb.Actor, q sb.ListQuery, p sb.Page[T]) *listView {
 	l := s.cats.localizer(pickLanguage(r))
-	var defaults []string
-	for _, c := range res.Columns {
-		if !c.Hidden {
-			defaults = append(defaults, c.Key)
-		}
-	}
-	shown := s.visibleColumns(r, a, res.Name, defaults)
+	shown := res.shownColumns(s, r, a)
 	v := &listView{Name: res.Name, Title: res.Title, Total: p.Total, Page: q.Page, PageSize: q.PageSize, PageSizes: sb.PageSizes, Query: q,
 		CanCreate: res.Create, CanEdit: res.Edit, CanDelete: res.Delete != nil, CanImport: res.Import != nil, Toolbar: res.Toolbar,
 		Advanced: res.Advanced, Today: s.now().Format("2006-01-02")}
@@ -195,16 +206,15 @@ func (res *resource[T]) view(s *Server, r *http.Request, a *sb.Actor, q sb.ListQ
 	if strings.HasPrefix(q.Sort, "-") {
 		sortDir = "desc"
 	}
-	var cols []column[T]
 	for _, c := range res.columnsFor(a) {
-		cv := colView{Key: c.Key, Label: l.T(c.Label), Sort: c.Sort, Checked: slices.Contains(shown, c.Key)}
+		cv := colView{Key: c.Key, Label: l.T(c.Label), Sort: c.Sort,
+			Checked: slices.ContainsFunc(shown, func(x column[T]) bool { return x.Key == c.Key })}
 		if c.Key == sortKey {
 			cv.SortDir = sortDir
 		}
 		v.AllColumns = append(v.AllColumns, cv)
 		if cv.Checked {
 			v.Columns = append(v.Columns, cv)
-			cols = append(cols, c)
 		}
 		if c.Filter {
 			v.Fields = append(v.Fields, fieldView{Key: c.Key, Label: l.T(c.Label), Kind: kindName(c.Kind), Options: c.Options})
@@ -213,7 +223,7 @@ func (res *resource[T]) view(s *Server, r *http.Request, a *sb.Actor, q sb.ListQ
 	for i := range p.Items {
 		item := &p.Items[i]
 		row := rowView{ID: res.ID(item)}
-		for _, c := range cols {
+		for _, c := range shown {
 			row.Cells = append(row.Cells, cellText(c, item, a, l))
 		}
 		if res.Actions != nil {
@@ -232,7 +242,32 @@ func (res *resource[T]) view(s *Server, r *http.Request, a *sb.Actor, q sb.ListQ
 	if res.Quota != nil {
 		v.QuotaText = res.Quota(r, a)
 	}
+	if res.Notes != nil {
+		v.Notes = res.Notes(r, a)
+	}
+	if res.PBX {
+		v.PBX = s.pbxBarFor(r, a, false)
+	}
 	return v
+}
+
+// shownColumns returns the columns the actor shows, in the list's order: the
+// ones chosen in 显示设置, or the defaults (all but Hidden ones).
+func (res *resource[T]) shownColumns(s *Server, r *http.Request, a *sb.Actor) []column[T] {
+	var defaults []string
+	for _, c := range res.Columns {
+		if !c.Hidden {
+			defaults = append(defaults, c.Key)
+		}
+	}
+	chosen := s.visibleColumns(r, a, res.Name, defaults)
+	var out []column[T]
+	for _, c := range res.columnsFor(a) {
+		if slices.Contains(chosen, c.Key) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // columnsFor returns the columns the actor may see.
@@ -248,6 +283,9 @@ func (res *resource[T]) columnsFor(a *sb.Actor) []column[T] {
 
 // cellText is the text of one cell as shown, exported and masked.
 func cellText[T any](c column[T], item *T, a *sb.Actor, l Localizer) string {
+	if c.Show != nil {
+		return c.Show(item, a, l)
+	}
 	s := c.Value(item)
 	switch c.Kind {
 	case sb.FieldPhone:
@@ -270,23 +308,26 @@ func cellText[T any](c column[T], item *T, a *sb.Actor, l Localizer) string {
 // mount registers the generic handlers of a list: page, rows, delete,
 // columns, export, import; and the API's list, export, import and delete.
 func mount[T any](s *Server, mux *http.ServeMux, res *resource[T]) {
-	base := "/" + res.Name
+	base, api := "/"+res.Name, "/api/v1/"+res.Name
+	if res.API != "" {
+		api = "/api/v1/" + res.API
+	}
 	mux.HandleFunc("GET "+base, s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.serveList(s, w, r, "list.html") }))
 	mux.HandleFunc("GET "+base+"/rows", s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.serveList(s, w, r, "list_table.html") }))
 	mux.HandleFunc("POST "+base+"/columns", s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.saveColumns(s, w, r) }))
 	mux.HandleFunc("GET "+base+"/export", s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.export(s, w, r) }))
-	mux.HandleFunc("GET /api/v1"+base, s.api(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.apiList(s, w, r) }))
-	mux.HandleFunc("GET /api/v1"+base+"/export", s.api(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.export(s, w, r) }))
+	mux.HandleFunc("GET "+api, s.api(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.apiList(s, w, r) }))
+	mux.HandleFunc("GET "+api+"/export", s.api(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.export(s, w, r) }))
 	if res.Delete != nil {
 		mux.HandleFunc("POST "+base+"/delete", s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.deleteChecked(s, w, r) }))
-		mux.HandleFunc("DELETE /api/v1"+base+"/{id}", s.api(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.apiDelete(s, w, r) }))
+		mux.HandleFunc("DELETE "+api+"/{id}", s.api(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.apiDelete(s, w, r) }))
 	}
 	if res.Import != nil {
 		mux.HandleFunc("GET "+base+"/import", s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.importDialog(s, w, r) }))
 		mux.HandleFunc("GET "+base+"/import/template", s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.importTemplate(s, w, r) }))
-		mux.HandleFunc("GET /api/v1"+base+"/import/template", s.api(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.importTemplate(s, w, r) }))
+		mux.HandleFunc("GET "+api+"/import/template", s.api(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.importTemplate(s, w, r) }))
 		mux.HandleFunc("POST "+base+"/import", s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.importUpload(s, w, r, false) }))
-		mux.HandleFunc("POST /api/v1"+base+"/import", s.api(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.importUpload(s, w, r, true) }))
+		mux.HandleFunc("POST "+api+"/import", s.api(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.importUpload(s, w, r, true) }))
 	}
 }
 

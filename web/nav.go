@@ -30,6 +30,18 @@ var pageRoutes = map[string]string{
 	"org.users":       "/users",
 	"org.settings":    "/settings",
 	"org.audit":       "/audit",
+	"pbx.extensions":  "/extensions",
+	"pbx.trunks":      "/trunks",
+	"pbx.inbound":     "/routes/inbound",
+	"pbx.outbound":    "/routes/outbound",
+	"pbx.permissions": "/permissions",
+	"pbx.speed_dial":  "/speed-dials",
+	"pbx.apply":       "/pbx/apply",
+	"pbx.status":      "/trunks/status",
+	"calls.records":   "/cdrs",
+	"calls.live":      "/live",
+	"system.status":   "/status",
+	"calls.extract":   "/extract",
 }
 
 func buildNav(l Localizer, a *sb.Actor, path string) []navMenu {
@@ -45,7 +57,7 @@ func buildNav(l Localizer, a *sb.Actor, path string) []navMenu {
 		if !built || !a.Can(p.Key) {
 			continue
 		}
-		active := path == href || strings.HasPrefix(path, href+"/")
+		active := path == href || strings.HasPrefix(path, href+"/") && !isPageRoute(path) // /trunks/status is its own item
 		cur.Items = append(cur.Items, navItem{Label: permLabel(l, p), Href: href, Active: active})
 		if active {
 			cur.Open = true
@@ -64,4 +76,14 @@ func buildNav(l Localizer, a *sb.Actor, path string) []navMenu {
 		}
 	}
 	return out
+}
+
+// isPageRoute reports whether path is the address of a menu item.
+func isPageRoute(path string) bool {
+	for _, href := range pageRoutes {
+		if href == path {
+			return true
+		}
+	}
+	return false
 }

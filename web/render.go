@@ -50,7 +50,16 @@ func (p *pageData) Greeting() string {
 func (p *pageData) Mask(s string) string { return sb.MaskIf(p.Actor != nil && p.Actor.Masking, s) }
 
 var templateFuncs = template.FuncMap{
-	"hhmmss": func(sec int) string { return fmt.Sprintf("%02d:%02d:%02d", sec/3600, sec/60%60, sec%60) },
+	"hhmmss": hhmmss,
+	"bytes": func(n uint64) string {
+		switch {
+		case n >= 1<<30:
+			return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
+		case n >= 1<<20:
+			return fmt.Sprintf("%.0fM", float64(n)/(1<<20))
+		}
+		return fmt.Sprintf("%dK", n>>10)
+	},
 	"datetime": func(t time.Time) string {
 		if t.IsZero() {
 			return ""

@@ -42,6 +42,18 @@ type Server struct {
 	LoginMaxFailures int
 	LoginWindow      time.Duration
 	LoginLockFor     time.Duration
+	// MaxRecordingZip caps one 导出录音 download; default 500 MB.
+	MaxRecordingZip int64
+	// Calls is the call engine behind 实时通话 (nil: no calls).
+	Calls liveCalls
+	// Health reports the SIP edge and call counts on 系统状态 (nil: PBX off).
+	Health pbxHealth
+	// PBX applies the staged PBX configuration (更新配置): the call engine's
+	// exchange.Config. Nil refuses applies (no call engine in this process).
+	PBX PBXApplier
+	// SIPAddress is where phones register, host:port, shown on the
+	// extensions page ("—" when empty).
+	SIPAddress string
 	// Registry collects the Prometheus metrics served on /metrics.
 	Registry *prometheus.Registry
 
@@ -51,6 +63,7 @@ type Server struct {
 	guard    *loginGuard
 	imports  *importJobs
 	requests *prometheus.CounterVec
+	nics     nicSampler
 	now      func() time.Time
 }
 
@@ -119,6 +132,10 @@ func (s *Server) Handler() (http.Handler, error) {
 	s.routesSettings(mux)
 	s.routesPassword(mux)
 	s.routesImports(mux)
+	s.routesPBX(mux)
+	s.routesCDR(mux)
+	s.routesLive(mux)
+	s.routesStatus(mux)
 
 	cop := http.NewCrossOriginProtection()
 	return s.logRequests(cop.Handler(mux)), nil

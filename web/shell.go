@@ -38,20 +38,28 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) {
 	steps := []setupStep{
 		{Label: "setup.company", Href: "/tenants", Count: counts["tenants"]},
 		{Label: "setup.department", Href: "/departments", Count: counts["departments"]},
-		{Label: "setup.extensions"},
+		{Label: "setup.extensions", Href: "/extensions", Count: counts["extensions"]},
 		{Label: "setup.queues"},
 		{Label: "setup.prompts"},
 		{Label: "setup.ivr"},
-		{Label: "setup.trunks"},
-		{Label: "setup.inbound"},
-		{Label: "setup.outbound"},
-		{Label: "setup.apply"},
+		{Label: "setup.trunks", Href: "/trunks", Count: counts["trunks"]},
+		{Label: "setup.inbound", Href: "/routes/inbound", Count: counts["inbound"]},
+		{Label: "setup.outbound", Href: "/routes/outbound", Count: counts["outbound"]},
+		{Label: "setup.apply", Href: "/pbx/apply"},
 		{Label: "setup.users", Href: "/users", Count: counts["users"]},
 		{Label: "setup.templates"},
 		{Label: "setup.campaigns"},
 	}
 	if !a.Can("org.tenants") {
 		steps[0].Href = "/settings"
+	}
+	// 更新配置 is done when something was applied and nothing waits.
+	if st, err := s.DB.PBXState(r.Context()); err == nil && !st.Pending() && !st.AppliedAt.IsZero() {
+		for i := range steps {
+			if steps[i].Label == "setup.apply" {
+				steps[i].Count = 1
+			}
+		}
 	}
 	for i := range steps {
 		steps[i].Done = steps[i].Count > 0

@@ -101,10 +101,26 @@ CREATE TABLE audit_log (
     detail    TEXT NOT NULL DEFAULT '',
     source_ip TEXT NOT NULL DEFAULT ''
 );
+-- Every index leads with the company: a company's list probes its own part,
+-- and the system administrator's filtered list probes each company's part in
+-- turn (store/audit.go). docs/benchmarks.md has the measurements.
+CREATE INDEX audit_tenant_id ON audit_log (tenant_id, id);
 CREATE INDEX audit_tenant_time ON audit_log (tenant_id, at);
-CREATE INDEX audit_tenant_actor ON audit_log (tenant_id, actor);
 CREATE INDEX audit_tenant_action ON audit_log (tenant_id, action, at);
+CREATE INDEX audit_tenant_actor ON audit_log (tenant_id, actor);
 CREATE INDEX audit_tenant_ip ON audit_log (tenant_id, source_ip);
+-- 快速搜索 is lower(column) LIKE 'prefix%': text_pattern_ops makes it a range
+-- scan whatever the database's collation.
+CREATE INDEX audit_tenant_actor_search ON audit_log (tenant_id, lower(actor) text_pattern_ops);
+CREATE INDEX audit_tenant_ip_search ON audit_log (tenant_id, lower(source_ip) text_pattern_ops);
+
+-- audit_counts holds each company's number of audit entries, kept in the
+-- transaction that writes the entry: the unfiltered list's "共 N 记录" reads
+-- it instead of counting a million rows.
+CREATE TABLE audit_counts (
+    tenant_id BIGINT PRIMARY KEY,
+    entries   BIGINT NOT NULL
+);
 
 CREATE TABLE settings (
     tenant_id             BIGINT PRIMARY KEY REFERENCES tenants(id),
@@ -128,6 +144,7 @@ CREATE TABLE list_columns (
 -- +goose Down
 DROP TABLE list_columns;
 DROP TABLE settings;
+DROP TABLE audit_counts;
 DROP TABLE audit_log;
 DROP TABLE api_tokens;
 DROP TABLE sessions;

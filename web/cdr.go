@@ -1,0 +1,337 @@
+package web
+
+import (
+	"archive/zip"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	sb "switchboard"
+)
+
+// defaultMaxRecordingZip is the most one 导出录音 download holds ("录音最大一
+// 次导出 500M"); a larger selection is split into parts.
+const defaultMaxRecordingZip = 500 << 20
+
+func (s *Server) maxZip() int64 {
+	if s.MaxRecordingZip > 0 {
+		return s.MaxRecordingZip
+	}
+	return defaultMaxRecordingZip
+}
+
+func hhmmss(sec int) string { return fmt.Sprintf("%02d:%02d:%02d", sec/3600, sec/60%60, sec%60) }
+
+func (s *Server) cdrResource() *resource[sb.CallRecord] {
+	directions := []option{{sb.DirectionInbound, "cdr.dir.inbound"}, {sb.DirectionOutbound, "cdr.dir.outbound"}, {sb.DirectionInternal, "cdr.dir.internal"}}
+	dispositions := []option{{sb.DispositionAnswered, "cdr.disp.answered"}, {sb.DispositionNoAnswer, "cdr.disp.no_answer"}, {sb.DispositionBusy, "cdr.disp.busy"},
+		{sb.DispositionFailed, "cdr.disp.failed"}, {sb.DispositionCancelled, "cdr.disp.cancelled"}, {sb.DispositionRefused, "cdr.disp.refused"}}
+	hangup := []option{{sb.HangupCaller, "cdr.by.caller"}, {sb.HangupCallee, "cdr.by.callee"}, {sb.HangupSystem, "cdr.by.system"}}
+	yesNo := []option{{"1", "bool.yes"}, {"0", "bool.no"}}
+	return &resource[sb.CallRecord]{
+		Name: "cdrs", Title: "cdr.title", Perm: "calls.records", ExportPerm: "calls.records.export",
+		Columns: []column[sb.CallRecord]{
+			{Key: "start_time", Label: "cdr.start_time", Value: func(c *sb.CallRecord) string { return c.StartTime.Format("2006-01-02 15:04:05") }, Kind: sb.FieldTime, Sort: true, Filter: true},
+			{Key: "caller", Label: "cdr.caller", Value: func(c *sb.CallRecord) string { return c.Caller }, Kind: sb.FieldPhone, Sort: true, Filter: true},
+			{Key: "callee", Label: "cdr.callee", Value: func(c *sb.CallRecord) string { return c.Callee }, Kind: sb.FieldPhone, Sort: true, Filter: true},
+			{Key: "transferred_to", Label: "cdr.transferred_to", Value: func(c *sb.CallRecord) string { return c.TransferredTo }, Kind: sb.FieldPhone, Filter: true},
+			{Key: "application", Label: "cdr.application", Value: func(c *sb.CallRecord) string { return c.Application }, Filter: true},
+			{Key: "ring_seconds", Label: "cdr.ring", Value: func(c *sb.CallRecord) string { return hhmmss(c.RingSeconds) }, Kind: sb.FieldNumber, Sort: true, Filter: true},
+			{Key: "talk_seconds", Label: "cdr.talk", Value: func(c *sb.CallRecord) string { return hhmmss(c.TalkSeconds) }, Kind: sb.FieldNumber, Sort: true, Filter: true},
+			{Key: "direction", Label: "cdr.direction", Value: func(c *sb.CallRecord) string { return c.Direction }, Kind: sb.FieldEnum, Options: directions, Sort: true, Filter: true},
+			{Key: "disposition", Label: "cdr.disposition", Value: func(c *sb.CallRecord) string { return c.Disposition }, Kind: sb.FieldEnum, Options: dispositions, Sort: true, Filter: true},
+			{Key: "extension", Label: "cdr.extension", Value: func(c *sb.CallRecord) string { return c.Extension }, Sort: true, Filter: true},
+			{Key: "trunk", Label: "cdr.trunk", Value: func(c *sb.CallRecord) string { return c.Trunk }, Sort: true, Filter: true, Hidden: true},
+			{Key: "hangup_by", Label: "cdr.hangup_by", Value: func(c *sb.CallRecord) string { return c.HangupBy }, Kind: sb.FieldEnum, Options: hangup, Filter: true, Hidden: true},
+			{Key: "hangup_cause", Label: "cdr.hangup_cause", Value: func(c *sb.CallRecord) string { return c.HangupCause }, Filter: true, Hidden: true},
+			{Key: "recording", Label: "cdr.recording", Value: func(c *sb.CallRecord) string { return strconv.FormatBool(c.RecordingFile != "") }, Kind: sb.FieldBool, Filter: true},
+			{Key: "rating", Label: "cdr.rating", Value: func(c *sb.CallRecord) string { return c.Rating }, Filter: true},
+			{Key: "extraction_code", Label: "cdr.extraction_code", Value: func(c *sb.CallRecord) string { return c.ExtractionCode }, Hidden: true, Export: true},
+		},
+		ID:   func(c *sb.CallRecord) int64 { return c.ID },
+		List: s.listCallRecords,
+		Mask: func(c *sb.CallRecord) {
+			c.Caller, c.Callee, c.TransferredTo = sb.MaskNumber(c.Caller), sb.MaskNumber(c.Callee), sb.MaskNumber(c.TransferredTo)
+		},
+		Actions: func(a *sb.Actor, c *sb.CallRecord) []rowAction {
+			if c.RecordingFile == "" {
+				return nil
+			}
+			return []rowAction{{Label: "cdr.play", Href: fmt.Sprintf("/cdrs/%d/play", c.ID)}}
+		},
+		Advanced: []advField{
+			{Key: "start_time", Label: "cdr.start_time", Kind: "daterange", Today: true},
+			{Key: "caller", Label: "cdr.caller", Kind: "text", Op: sb.OpContains},
+			{Key: "callee", Label: "cdr.callee", Kind: "text", Op: sb.OpContains},
+			{Key: "talk_seconds", Label: "cdr.talk_range", Kind: "select", Op: sb.OpGt, Options: []option{{"0", "cdr.talk.any_answered"}, {"30", "cdr.talk.30"}, {"60", "cdr.talk.60"}, {"300", "cdr.talk.300"}}},
+			{Key: "disposition", Label: "cdr.disposition", Kind: "select", Op: sb.OpEq, Options: dispositions},
+			{Key: "extension", Label: "cdr.extension", Kind: "text", Op: sb.OpEq},
+			{Key: "direction", Label: "cdr.direction", Kind: "select", Op: sb.OpEq, Options: directions},
+			{Key: "recording", Label: "cdr.recording", Kind: "select", Op: sb.OpEq, Options: yesNo},
+		},
+		Toolbar: []rowAction{{Label: "cdr.export_recordings", Href: "/cdrs/recordings"}},
+	}
+}
+
+// listCallRecords adds the recording's URL to each record.
+func (s *Server) listCallRecords(ctx context.Context, a *sb.Actor, q sb.ListQuery) (sb.Page[sb.CallRecord], error) {
+	p, err := s.DB.ListCallRecords(ctx, a, q)
+	for i := range p.Items {
+		if p.Items[i].RecordingFile != "" {
+			p.Items[i].Recording = fmt.Sprintf("/cdrs/%d/recording", p.Items[i].ID)
+		}
+	}
+	return p, err
+}
+
+func (s *Server) routesCDR(mux *http.ServeMux) {
+	mount(s, mux, s.cdrResource())
+	mux.HandleFunc("GET /cdrs/{id}/play", s.page("calls.records", s.cdrPlay))
+	mux.HandleFunc("GET /cdrs/{id}/recording", s.page("calls.records", s.cdrRecording))
+	mux.HandleFunc("GET /api/v1/cdrs/{id}/recording", s.api("calls.records", s.cdrRecording))
+	mux.HandleFunc("GET /cdrs/recordings", s.page("calls.records.recordings", s.cdrRecordingParts))
+	mux.HandleFunc("GET /cdrs/recordings.zip", s.page("calls.records.recordings", s.cdrRecordingZip))
+	mux.HandleFunc("GET /api/v1/cdrs/recordings.zip", s.api("calls.records.recordings", s.cdrRecordingZip))
+	mux.HandleFunc("GET /extract", s.page("calls.extract", s.extractPage))
+	mux.HandleFunc("GET /extract/download", s.page("calls.extract", s.extractDownload))
+	mux.HandleFunc("GET /api/v1/cdrs/{id}", s.api("calls.records", func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.callRecord(r)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		if actorFrom(r).Masking {
+			c.Caller, c.Callee, c.TransferredTo = sb.MaskNumber(c.Caller), sb.MaskNumber(c.Callee), sb.MaskNumber(c.TransferredTo)
+		}
+		writeJSON(w, http.StatusOK, c)
+	}))
+}
+
+func (s *Server) callRecord(r *http.Request) (*sb.CallRecord, error) {
+	id, err := parseID(r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.DB.CallRecord(r.Context(), actorFrom(r), id)
+	if err != nil {
+		return nil, err
+	}
+	if c.RecordingFile != "" {
+		c.Recording = fmt.Sprintf("/cdrs/%d/recording", c.ID)
+	}
+	return c, nil
+}
+
+// recordingName is the file name people see and type on 录音提取: the
+// recording's base name, with the phone numbers in it masked for users with
+// 号码隐藏 on.
+func recordingName(a *sb.Actor, c *sb.CallRecord) string {
+	base := filepath.Base(c.RecordingFile)
+	if !a.Masking {
+		return base
+	}
+	parts := strings.Split(base, "_")
+	for i, p := range parts {
+		parts[i] = sb.MaskNumber(p)
+	}
+	return strings.Join(parts, "_")
+}
+
+func (s *Server) cdrPlay(w http.ResponseWriter, r *http.Request) {
+	c, err := s.callRecord(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, "cdr_play.html", &pageData{Title: "cdr.title", Data: map[string]any{"Record": c, "Name": recordingName(actorFrom(r), c)}})
+}
+
+// cdrRecording streams one recording (with Range support, so the browser's
+// player can seek); ?download=1 makes it a download.
+func (s *Server) cdrRecording(w http.ResponseWriter, r *http.Request) {
+	c, err := s.callRecord(r)
+	if err == nil && c.RecordingFile == "" {
+		err = sb.Errorf(sb.ENotFound, "Call %d was not recorded.", c.ID)
+	}
+	if err != nil {
+		s.failAny(w, r, err)
+		return
+	}
+	s.serveRecording(w, r, c)
+}
+
+func (s *Server) serveRecording(w http.ResponseWriter, r *http.Request, c *sb.CallRecord) {
+	f, err := os.Open(s.recordingPath(c))
+	if err != nil {
+		s.failAny(w, r, sb.Errorf(sb.ENotFound, "The recording of call %d is missing from the disk.", c.ID))
+		return
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	w.Header().Set("Content-Type", "audio/wav")
+	if r.FormValue("download") != "" {
+		w.Header().Set("Content-Disposition", `attachment; filename="`+recordingName(actorFrom(r), c)+`"`)
+	}
+	http.ServeContent(w, r, "", st.ModTime(), f)
+}
+
+// recordingPath is where a call's recording lives under the data folder.
+func (s *Server) recordingPath(c *sb.CallRecord) string {
+	return filepath.Join(s.DataDir, filepath.Clean("/"+c.RecordingFile))
+}
+
+// recordingSelection returns the recorded calls of the current filter (or the
+// checked rows), in list order, with their file sizes.
+func (s *Server) recordingSelection(r *http.Request) ([]sb.CallRecord, []int64, error) {
+	q, err := parseListQuery(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	q.Where = append(q.Where, sb.Condition{Field: "recording", Op: sb.OpEq, Value: "1"})
+	q.Page, q.PageSize = 1, 100000
+	p, err := s.DB.ListCallRecords(r.Context(), actorFrom(r), q)
+	if err != nil {
+		return nil, nil, err
+	}
+	sizes := make([]int64, len(p.Items))
+	for i := range p.Items {
+		if st, err := os.Stat(s.recordingPath(&p.Items[i])); err == nil {
+			sizes[i] = st.Size()
+		}
+	}
+	return p.Items, sizes, nil
+}
+
+// parts splits the selection into downloads of at most max bytes.
+func parts(sizes []int64, max int64) [][2]int {
+	var out [][2]int
+	start, total := 0, int64(0)
+	for i, n := range sizes {
+		if i > start && total+n > max {
+			out = append(out, [2]int{start, i})
+			start, total = i, 0
+		}
+		total += n
+	}
+	if start < len(sizes) {
+		out = append(out, [2]int{start, len(sizes)})
+	}
+	return out
+}
+
+// cdrRecordingParts (导出录音) lists the zip downloads of the current
+// selection: one when it fits in 500 MB, several otherwise.
+func (s *Server) cdrRecordingParts(w http.ResponseWriter, r *http.Request) {
+	recs, sizes, err := s.recordingSelection(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var total int64
+	for _, n := range sizes {
+		total += n
+	}
+	query := r.URL.Query()
+	var links []map[string]any
+	for i, p := range parts(sizes, s.maxZip()) {
+		query.Set("part", strconv.Itoa(i+1))
+		var n int64
+		for _, sz := range sizes[p[0]:p[1]] {
+			n += sz
+		}
+		links = append(links, map[string]any{"Href": "/cdrs/recordings.zip?" + query.Encode(), "Part": i + 1, "Files": p[1] - p[0], "MB": (n + 1<<20 - 1) >> 20})
+	}
+	s.render(w, r, "cdr_recordings.html", &pageData{Title: "cdr.export_recordings", Data: map[string]any{"Count": len(recs), "MB": (total + 1<<20 - 1) >> 20, "Parts": links}})
+}
+
+// cdrRecordingZip streams one part of the selection's recordings as a zip
+// (stored, not compressed: WAV barely compresses and streaming stays cheap).
+func (s *Server) cdrRecordingZip(w http.ResponseWriter, r *http.Request) {
+	a := actorFrom(r)
+	recs, sizes, err := s.recordingSelection(r)
+	if err != nil {
+		s.failAny(w, r, err)
+		return
+	}
+	ps := parts(sizes, s.maxZip())
+	n, _ := strconv.Atoi(r.FormValue("part"))
+	if n == 0 {
+		n = 1
+	}
+	if n < 1 || n > len(ps) {
+		s.failAny(w, r, sb.FieldError("part", "There is no part %d; the selection has %d.", n, len(ps)))
+		return
+	}
+	p := ps[n-1]
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="recordings-%s-part%d.zip"`, time.Now().Format("20060102-150405"), n))
+	zw := zip.NewWriter(w)
+	for i := p[0]; i < p[1]; i++ {
+		c := &recs[i]
+		f, err := os.Open(s.recordingPath(c))
+		if err != nil {
+			continue // a missing file is left out rather than failing the whole download
+		}
+		hdr := &zip.FileHeader{Name: recordingName(a, c), Method: zip.Store, Modified: c.StartTime}
+		zf, err := zw.CreateHeader(hdr)
+		if err == nil {
+			_, err = io.Copy(zf, f)
+		}
+		f.Close()
+		if err != nil {
+			s.Log.Warn("recording zip", "err", err)
+			return
+		}
+	}
+	zw.Close()
+}
+
+// extractPage is 录音提取: download by file name or extraction code.
+func (s *Server) extractPage(w http.ResponseWriter, r *http.Request) {
+	a := actorFrom(r)
+	set, _ := s.DB.Settings(r.Context(), a, a.TenantID)
+	s.render(w, r, "extract.html", &pageData{Title: "extract.title", Data: set})
+}
+
+func (s *Server) extractDownload(w http.ResponseWriter, r *http.Request) {
+	a := actorFrom(r)
+	var recs []sb.CallRecord
+	var err error
+	if name := strings.TrimSpace(r.FormValue("name")); name != "" {
+		// The part after the last "_" is the call's ID, never masked.
+		recs, err = s.DB.CallRecordsByFile(r.Context(), a, name[strings.LastIndex(name, "_")+1:])
+	} else {
+		recs, err = s.DB.CallRecordsByCode(r.Context(), a, r.FormValue("code"))
+	}
+	if err == nil && len(recs) == 0 {
+		err = sb.Errorf(sb.ENotFound, "No recording matches.")
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(recs) == 1 {
+		r.Form.Set("download", "1")
+		s.serveRecording(w, r, &recs[0])
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="recordings.zip"`)
+	zw := zip.NewWriter(w)
+	for i := range recs {
+		f, err := os.Open(s.recordingPath(&recs[i]))
+		if err != nil {
+			continue
+		}
+		zf, _ := zw.CreateHeader(&zip.FileHeader{Name: recordingName(a, &recs[i]), Method: zip.Store})
+		io.Copy(zf, f)
+		f.Close()
+	}
+	zw.Close()
+}

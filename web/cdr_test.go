@@ -1,0 +1,178 @@
+package web_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	sb "switchboard"
+	"switchboard/media"
+	"switchboard/sbtest"
+	"switchboard/store"
+)
+
+// writeRecording writes a small stereo WAV under the app's data folder and
+// returns its path relative to it.
+func writeRecording(t *testing.T, dataDir, name string, seconds int) string {
+	t.Helper()
+	rel := filepath.Join("recordings", "2026", "11", "22", name)
+	path := filepath.Join(dataDir, rel)
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	w, err := media.CreateWAV(path, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]int16, 8000*seconds)
+	if err := w.WriteStereo(frame, frame); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return rel
+}
+
+func TestCallRecords(t *testing.T) {
+	sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
+		a := newApp(t, db)
+		co := a.company("cdrco")
+		other := a.company("othercdr")
+		data := a.dataDir
+		// Extensions bound to the agent and the leader, as call records resolve owners by extension.
+		bind := func(act *sb.Actor, ext string) {
+			u, err := db.User(ctx(), a.sys, act.UserID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			addExtension(t, db, a.sys, u.TenantID, ext)
+			u.Extension = ext
+			if err := db.UpdateUser(ctx(), a.sys, &u.User); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bind(co.Agent, "8101")
+		bind(co.Leader, "8102")
+		now := time.Now().Truncate(time.Second)
+		calls := []sb.CallRecord{
+			{TenantID: co.Tenant.ID, CallID: "c1", Caller: "13812345678", Callee: "8101", Extension: "8101", Direction: sb.DirectionInbound, Disposition: sb.DispositionAnswered,
+				StartTime: now.Add(-time.Hour), AnswerTime: now.Add(-time.Hour + 5*time.Second), EndTime: now.Add(-time.Hour + 65*time.Second), RingSeconds: 5, TalkSeconds: 60,
+				RecordingFile: writeRecording(t, data, "20261122-010000_13812345678_8101_c1.wav", 1)},
+			{TenantID: co.Tenant.ID, CallID: "c2", Caller: "8102", Callee: "13900001111", Extension: "8102", Direction: sb.DirectionOutbound, Disposition: sb.DispositionBusy,
+				StartTime: now.Add(-30 * time.Minute), EndTime: now.Add(-29 * time.Minute), RingSeconds: 3},
+			{TenantID: other.Tenant.ID, CallID: "c3", Caller: "13700000000", Callee: "9001", Extension: "9001", Direction: sb.DirectionInbound, Disposition: sb.DispositionAnswered,
+				StartTime: now.Add(-10 * time.Minute), TalkSeconds: 10, RecordingFile: writeRecording(t, data, "20261122-011000_13700000000_9001_c3.wav", 1)},
+		}
+		for i := range calls {
+			if err := db.SaveCallRecord(ctx(), &calls[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if calls[0].UserID != co.Agent.UserID {
+			t.Fatalf("call c1 belongs to user %d, want the agent %d", calls[0].UserID, co.Agent.UserID)
+		}
+		count := func(c *client) int {
+			var p struct{ Total int }
+			decode(t, c.get("/api/v1/cdrs"), 200, &p)
+			return p.Total
+		}
+		t.Run("visibility by role", func(t *testing.T) {
+			if n := count(a.apiLogin(co.Admin.Username, sbtest.Password)); n != 2 {
+				t.Errorf("admin sees %d calls, want 2 (the other company's call is hidden)", n)
+			}
+			if n := count(a.apiLogin(co.Agent.Username, sbtest.Password)); n != 1 {
+				t.Errorf("agent sees %d calls, want only their own", n)
+			}
+			if n := count(a.apiLogin(co.Leader.Username, sbtest.Password)); n != 2 {
+				t.Errorf("leader sees %d calls, want the department's 2", n)
+			}
+			resp := a.apiLogin(co.Admin.Username, sbtest.Password).get(fmt.Sprintf("/api/v1/cdrs/%d", calls[2].ID))
+			if resp.StatusCode != 404 {
+				t.Errorf("another company's call: status %d", resp.StatusCode)
+			}
+			resp.Body.Close()
+		})
+		t.Run("columns, search and masking", func(t *testing.T) {
+			web := a.login(co.Admin.Username, sbtest.Password) // company admins are seeded with masking on
+			u, _, _ := db.UserByUsername(ctx(), co.Admin.Username)
+			u.Masking = true
+			db.UpdateUser(ctx(), a.sys, &u.User)
+			filter := url.QueryEscape(`[{"field":"disposition","op":"eq","value":"answered"},{"join":"and","field":"talk_seconds","op":"gt","value":"30"}]`)
+			text := body(web.get("/cdrs/rows?filter=" + filter))
+			if !strings.Contains(text, "00:01:00") || !strings.Contains(text, "1381****678") || strings.Contains(text, "13812345678") || strings.Contains(text, "13900001111") {
+				t.Errorf("filtered rows: %.600s", text)
+			}
+			csv := body(web.get("/cdrs/export?format=csv"))
+			if !strings.Contains(csv, calls[0].ExtractionCode) || strings.Contains(csv, "13812345678") {
+				t.Errorf("export lacks the extraction code or shows a number: %s", csv)
+			}
+			play := body(web.get(fmt.Sprintf("/cdrs/%d/play", calls[0].ID)))
+			if !strings.Contains(play, "1381****678") || strings.Contains(play, "13812345678") {
+				t.Errorf("recording name not masked: %.400s", play)
+			}
+		})
+		t.Run("recording playback and retrieval", func(t *testing.T) {
+			web := a.login(co.Agent.Username, sbtest.Password)
+			resp := web.get(fmt.Sprintf("/cdrs/%d/recording", calls[0].ID))
+			wav := body(resp)
+			if resp.StatusCode != 200 || !strings.HasPrefix(wav, "RIFF") || resp.Header.Get("Content-Type") != "audio/wav" {
+				t.Fatalf("recording: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			resp = web.get("/extract/download?code=" + calls[0].ExtractionCode)
+			if b := body(resp); resp.StatusCode != 200 || !strings.HasPrefix(b, "RIFF") {
+				t.Errorf("by code: %d", resp.StatusCode)
+			}
+			resp = web.get("/extract/download?name=" + url.QueryEscape("20261122-010000_1381****678_8101_c1.wav"))
+			if b := body(resp); resp.StatusCode != 200 || !strings.HasPrefix(b, "RIFF") {
+				t.Errorf("by (masked) file name: %d", resp.StatusCode)
+			}
+			// Another company's code finds nothing.
+			resp = web.get("/extract/download?code=" + calls[2].ExtractionCode)
+			if resp.StatusCode != 404 {
+				t.Errorf("other company's code: %d", resp.StatusCode)
+			}
+			resp.Body.Close()
+		})
+		t.Run("recordings as a zip, split in parts", func(t *testing.T) {
+			// One more recorded call so that a 20 KB cap needs two parts.
+			c4 := sb.CallRecord{TenantID: co.Tenant.ID, CallID: "c4", Caller: "8101", Callee: "8102", Extension: "8101", Direction: sb.DirectionInternal,
+				Disposition: sb.DispositionAnswered, StartTime: now, TalkSeconds: 1, RecordingFile: writeRecording(t, data, "20261122-012000_8101_8102_c4.wav", 1)}
+			db.SaveCallRecord(ctx(), &c4)
+			a.server.MaxRecordingZip = 40_000 // each file is 32 KB
+			web := a.login(co.Admin.Username, sbtest.Password)
+			page := body(web.get("/cdrs/recordings"))
+			if !strings.Contains(page, "part=2") || strings.Contains(page, "part=3") {
+				t.Fatalf("parts: %.600s", page)
+			}
+			var names []string
+			for _, part := range []string{"1", "2"} {
+				z := []byte(body(web.get("/cdrs/recordings.zip?part=" + part)))
+				zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range zr.File {
+					names = append(names, f.Name)
+				}
+			}
+			if len(names) != 2 {
+				t.Errorf("zip parts hold %v, want the company's 2 recordings", names)
+			}
+		})
+	})
+}
+
+// addExtension creates PBX extension number in company tenant.
+func addExtension(t *testing.T, db *store.DB, by *sb.Actor, tenant int64, number string) {
+	t.Helper()
+	e := &store.ExtensionRow{Extension: sb.NewExtension()}
+	e.TenantID, e.Number, e.Password = tenant, number, "sip-secret-"+number
+	if err := db.CreateExtension(ctx(), by, e); err != nil {
+		t.Fatalf("create extension %s: %v", number, err)
+	}
+}
