@@ -35,6 +35,10 @@ type Error struct {
 	Message string
 	Field   string
 	Row     int
+	// Format and Args are what Message was made from, so that the edges can
+	// translate the message: the English format is the catalogue key.
+	Format string
+	Args   []any
 }
 
 func (e *Error) Error() string {
@@ -49,12 +53,12 @@ func (e *Error) Error() string {
 
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code ErrorCode, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Format: format, Args: args}
 }
 
 // FieldError returns an EInvalid error that names the field at fault.
 func FieldError(field, format string, args ...any) *Error {
-	return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: EInvalid, Field: field, Message: fmt.Sprintf(format, args...), Format: format, Args: args}
 }
 
 // ErrorCodeOf returns the code of the first *Error in err's chain, EInternal

@@ -1,18 +1,31 @@
-// Package media holds the pure parts of the PBX's RTP edge: G.711 μ-law and
-// A-law coding and transcoding, RFC 4733 telephone-events and an in-band
-// DTMF detector, tone and call progress generators, WAV prompts and stereo
-// recordings, and SDP offer/answer for one audio stream.
+// Package media is the PBX's RTP edge. Its pure parts are G.711 μ-law
+// and A-law coding and transcoding, RFC 4733 telephone-events and an
+// in-band DTMF detector, tone and call progress generators, WAV prompts and
+// stereo recordings, and SDP offer/answer for one audio stream: callers pass
+// samples, packets and timestamps in.
+//
+// Its live parts anchor every leg's media in the PBX: PortAllocator hands
+// out RTP/RTCP port pairs, a Session is one leg's socket with symmetric
+// RTP latching, statistics and an RTP timeout, a Bridge relays two
+// Sessions both ways (SSRC, sequence and timestamp continuity, transcoding,
+// DTMF pass-through and reporting), a Recorder writes a bridged call to a
+// stereo WAV, and Play and Collect give call flows prompts, tones, music on
+// hold and digits. The packets of every Session are read by a Relay, the
+// one interface behind which the hot path can change: a goroutine per
+// socket (RelayGoroutine) or locked threads doing raw epoll (RelayEpoll).
+// The live parts use Linux system calls.
 //
 // Everything runs at 8000 Hz with 16-bit linear samples ([]int16) and
-// 20 ms frames of 160 samples. Nothing here opens a socket or keeps time:
-// callers pass samples, packets and timestamps in.
+// 20 ms frames of 160 samples.
 //
 // The per-packet paths (Encode, Decode, Transcode, the DTMF receiver and
-// detector, tone generators) do not allocate. Values of this package are not
-// safe for concurrent use unless their doc says so; give each call its own.
+// detector, tone generators, and the relay from receive to send) do not
+// allocate. Values of this package are not safe for concurrent use unless
+// their doc says so; Sessions, Bridges, Recorders and Relays say so.
 //
 // Errors meant for people (a prompt in the wrong format, an offer we cannot
-// accept) are *switchboard.Error values; the others are ordinary errors.
+// accept, no RTP port left) are *switchboard.Error values; the others are
+// ordinary errors.
 package media
 
 import "time"

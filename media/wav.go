@@ -33,7 +33,7 @@ const (
 const (
 	wavHeaderSize = 44                          // RIFF header, 16-byte fmt chunk and data chunk header
 	wavMaxData    = math.MaxUint32 - 36 - 3     // largest data size the 32-bit RIFF size can hold, whole frames
-	wavBufSize    = 32 << 10                    // bytes a WAVWriter buffers before writing through
+	wavBufSize    = 8 << 10                     // bytes a WAVWriter buffers before writing through (a quarter second of a stereo call)
 	wavMaxFmt     = 1 << 10                     // largest fmt chunk we read
 	wavRequired   = "PCM, 16-bit, 8000 Hz, %s." // what ReadWAV and ReadStereoWAV accept
 )

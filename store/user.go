@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -204,6 +205,10 @@ func (db *DB) CreateUser(ctx context.Context, actor *sb.Actor, u *sb.User) error
 	return db.tx(ctx, func(tx *sql.Tx) error { return db.insertUser(ctx, tx, actor, u, hash) })
 }
 
+// userInsertCols are the columns insertUser and insertUsers write, in order.
+const userInsertCols = `tenant_id, username, display_name, password_hash, mobile, role_id, department_id, extension, masking, email, gender, avatar, notes,
+	screen_pop, screen_pop_busy, status, system_admin, must_change_pw, created_at`
+
 func (db *DB) insertUser(ctx context.Context, tx *sql.Tx, actor *sb.Actor, u *sb.User, hash string) error {
 	if err := db.resolveUserRefs(ctx, tx, actor, u); err != nil {
 		return err
@@ -228,8 +233,7 @@ func (db *DB) insertUser(ctx context.Context, tx *sql.Tx, actor *sb.Actor, u *sb
 	}
 	now := db.now()
 	u.CreatedAt, u.Version = now.Truncate(time.Second), 1
-	err := tx.QueryRowContext(ctx, `INSERT INTO users (tenant_id, username, display_name, password_hash, mobile, role_id, department_id, extension, masking, email, gender, avatar, notes,
-		screen_pop, screen_pop_busy, status, system_admin, must_change_pw, created_at)
+	err := tx.QueryRowContext(ctx, `INSERT INTO users (`+userInsertCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id`,
 		u.TenantID, u.Username, u.DisplayName, hash, u.Mobile, u.RoleID, u.DepartmentID, u.Extension, b2i(u.Masking), u.Email, u.Gender, u.Avatar, u.Notes,
 		b2i(u.ScreenPop), b2i(u.ScreenPopBusy), u.Status, b2i(u.SystemAdmin), b2i(u.MustChangePW), unix(now)).Scan(&u.ID)
@@ -483,12 +487,18 @@ func (db *DB) Authenticate(ctx context.Context, username, pw string, maxFailures
 	return LoginResult{User: u}, nil
 }
 
-// ImportUsers adds imported users in one transaction per batch, each user
-// behind a savepoint so that a bad row is rolled back alone: good rows are
-// kept and nothing is half-written. tenants and departments give each row's
-// company (system administrator only; "" = the actor's) and department by
-// name. It returns one error per user, nil for those saved. Rows without a
-// password get none: they cannot sign in until an administrator sets one.
+// ImportUsers adds imported users in one transaction per batch: good rows are
+// kept, a bad row is rolled back alone, and nothing is half-written. tenants
+// and departments give each row's company (system administrator only; "" =
+// the actor's) and department by name. It returns one error per user, nil for
+// those saved. Rows without a password get none: they cannot sign in until an
+// administrator sets one.
+//
+// The rows that checks made once for the whole batch show will succeed are
+// inserted together (importBatch); every other row, and every row of a batch
+// whose insert fails anyway, goes through insertUser behind its own
+// savepoint, which gives it its error. Either way each row is all or nothing
+// and gets the same checks, audit entry and quota as CreateUser.
 func (db *DB) ImportUsers(ctx context.Context, actor *sb.Actor, users []*sb.User, tenants, departments []string) []error {
 	errs := make([]error, len(users))
 	if !actor.Can("org.users") {
@@ -512,6 +522,7 @@ func (db *DB) ImportUsers(ctx context.Context, actor *sb.Actor, users []*sb.User
 	tenantIDs := map[string]int64{}
 	deptIDs := map[string]int64{}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var rows []int
 		for i, u := range users {
 			if errs[i] != nil {
 				continue
@@ -540,6 +551,14 @@ func (db *DB) ImportUsers(ctx context.Context, actor *sb.Actor, users []*sb.User
 				continue
 			}
 			u.DepartmentID = id
+			rows = append(rows, i)
+		}
+		rest, err := db.importBatch(ctx, tx, actor, users, hashes, rows)
+		if err != nil {
+			return err
+		}
+		for _, i := range rest {
+			u := users[i]
 			if _, err := tx.ExecContext(ctx, "SAVEPOINT import_row"); err != nil {
 				return fmt.Errorf("savepoint: %w", err)
 			}
@@ -564,4 +583,266 @@ func (db *DB) ImportUsers(ctx context.Context, actor *sb.Actor, users []*sb.User
 		}
 	}
 	return errs
+}
+
+// bulkArgs are args for a statement with hundreds of parameters: "?" on
+// SQLite, which finds a "$N" by searching the statement's list of parameter
+// names, once when preparing and once when binding (quadratic time), and "$N"
+// on PostgreSQL.
+type bulkArgs struct {
+	d dialect
+	args
+}
+
+func (b *bulkArgs) add(v any) string {
+	ph := b.args.add(v)
+	if b.d == sqlite {
+		return "?"
+	}
+	return ph
+}
+
+// importRowsPerInsert is how many users one INSERT of importBatch adds (19
+// parameters each; SQLite allows 32766 per statement, PostgreSQL 65535).
+const importRowsPerInsert = 100
+
+// importBatch inserts, with a few statements for the whole batch instead of
+// about ten per row, the rows of users (indexes in rows, company and
+// department set) that these checks show will succeed:
+//   - resolveUserRefs passes, asked once per distinct company, role and
+//     department (once per row for a row with an extension, whose check
+//     depends on it);
+//   - the company's user quota has room, counted once per company;
+//   - the username, and the extension if any, is neither taken nor used by an
+//     earlier row of the batch.
+//
+// It returns the other rows, in order, for insertUser to save or to refuse
+// with their error. If the insert fails all the same (a name taken meanwhile)
+// it is rolled back to its savepoint and every row is returned.
+func (db *DB) importBatch(ctx context.Context, tx *sql.Tx, actor *sb.Actor, users []*sb.User, hashes []string, rows []int) (rest []int, err error) {
+	type refKey struct {
+		tenant, roleID, dept int64
+		role, extension      string
+	}
+	type ref struct {
+		tenant, roleID int64
+		ok             bool
+	}
+	refs := map[refKey]ref{}
+	var fast []int
+	for _, i := range rows {
+		u := users[i]
+		k := refKey{u.TenantID, u.RoleID, u.DepartmentID, u.Role, u.Extension}
+		r, ok := refs[k]
+		if !ok {
+			probe := *u
+			if r.ok, err = db.importRefs(ctx, tx, actor, &probe); err != nil {
+				return nil, err
+			}
+			r.tenant, r.roleID = probe.TenantID, probe.RoleID
+			refs[k] = r
+		}
+		if !r.ok {
+			rest = append(rest, i) // insertUser reports why
+			continue
+		}
+		u.TenantID, u.RoleID = r.tenant, r.roleID
+		fast = append(fast, i)
+	}
+
+	// Quota, as insertUser counts it: lock the company's row, then count.
+	room := map[int64]int{} // -1: no limit
+	for _, i := range fast {
+		t := users[i].TenantID
+		if _, ok := room[t]; ok {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE tenants SET version = version WHERE id = $1", t); err != nil {
+			return nil, fmt.Errorf("lock company %d: %w", t, err)
+		}
+		var quota, used int
+		if err := tx.QueryRowContext(ctx, "SELECT quota_users FROM tenants WHERE id = $1", t).Scan(&quota); err != nil {
+			return nil, fmt.Errorf("read user quota: %w", err)
+		}
+		room[t] = -1
+		if quota > 0 {
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE tenant_id = $1", t).Scan(&used); err != nil {
+				return nil, fmt.Errorf("count users: %w", err)
+			}
+			room[t] = max(quota-used, 0)
+		}
+	}
+
+	// Names taken already, by users or by earlier rows.
+	taken, err := importTaken(ctx, tx, users, fast)
+	if err != nil {
+		return nil, err
+	}
+	var batch []int
+	for _, i := range fast {
+		u := users[i]
+		if taken[" "+u.Username] || (u.Extension != "" && taken["#"+u.Extension]) || room[u.TenantID] == 0 {
+			rest = append(rest, i)
+			continue
+		}
+		taken[" "+u.Username] = true
+		if u.Extension != "" {
+			taken["#"+u.Extension] = true
+		}
+		if room[u.TenantID] > 0 {
+			room[u.TenantID]--
+		}
+		batch = append(batch, i)
+	}
+	if len(batch) == 0 {
+		return rest, nil
+	}
+
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT import_batch"); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	if err := db.insertUsers(ctx, tx, actor, users, hashes, batch); err != nil {
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT import_batch"); rerr != nil {
+			return nil, fmt.Errorf("rollback to savepoint: %w", rerr)
+		}
+		for _, i := range batch {
+			users[i].ID = 0
+		}
+		return rows, nil
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT import_batch"); err != nil {
+		return nil, fmt.Errorf("release savepoint: %w", err)
+	}
+	slices.Sort(rest)
+	return rest, nil
+}
+
+// importRefs runs resolveUserRefs for u behind a savepoint, so that a failed
+// statement in it cannot abort the transaction on PostgreSQL. ok reports
+// whether the references are good.
+func (db *DB) importRefs(ctx context.Context, tx *sql.Tx, actor *sb.Actor, u *sb.User) (ok bool, err error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT import_refs"); err != nil {
+		return false, fmt.Errorf("savepoint: %w", err)
+	}
+	refErr := db.resolveUserRefs(ctx, tx, actor, u)
+	end := "RELEASE SAVEPOINT import_refs"
+	if refErr != nil {
+		end = "ROLLBACK TO SAVEPOINT import_refs"
+	}
+	if _, err := tx.ExecContext(ctx, end); err != nil {
+		return false, fmt.Errorf("end savepoint: %w", err)
+	}
+	return refErr == nil, nil
+}
+
+// importTaken returns the usernames (" name") and extensions ("#number") of
+// the rows of users that other users have already.
+func importTaken(ctx context.Context, tx *sql.Tx, users []*sb.User, rows []int) (map[string]bool, error) {
+	taken := map[string]bool{}
+	for lo := 0; lo < len(rows); lo += importRowsPerInsert {
+		chunk := rows[lo:min(lo+importRowsPerInsert, len(rows))]
+		var names, exts args
+		var nph, eph []string
+		for _, i := range chunk {
+			nph = append(nph, names.add(users[i].Username))
+			if users[i].Extension != "" {
+				eph = append(eph, exts.add(users[i].Extension))
+			}
+		}
+		for _, q := range []struct {
+			sql, prefix string
+			a           args
+		}{
+			{"SELECT username FROM users WHERE username IN (" + strings.Join(nph, ",") + ")", " ", names},
+			{"SELECT extension FROM users WHERE extension IN (" + strings.Join(eph, ",") + ")", "#", exts},
+		} {
+			if len(q.a) == 0 {
+				continue
+			}
+			rs, err := tx.QueryContext(ctx, q.sql, q.a...)
+			if err != nil {
+				return nil, fmt.Errorf("find taken names: %w", err)
+			}
+			for rs.Next() {
+				var v string
+				if err := rs.Scan(&v); err != nil {
+					rs.Close()
+					return nil, fmt.Errorf("scan taken name: %w", err)
+				}
+				taken[q.prefix+v] = true
+			}
+			rs.Close()
+			if err := rs.Err(); err != nil {
+				return nil, fmt.Errorf("find taken names: %w", err)
+			}
+		}
+	}
+	return taken, nil
+}
+
+// insertUsers inserts the rows of users (indexes in rows), checked already,
+// importRowsPerInsert per statement, with one audit entry each as insertUser
+// writes it.
+func (db *DB) insertUsers(ctx context.Context, tx *sql.Tx, actor *sb.Actor, users []*sb.User, hashes []string, rows []int) error {
+	now := db.now()
+	perTenant := map[int64]int{}
+	for lo := 0; lo < len(rows); lo += importRowsPerInsert {
+		chunk := rows[lo:min(lo+importRowsPerInsert, len(rows))]
+		a := bulkArgs{d: db.dialect}
+		values := make([]string, len(chunk))
+		byName := map[string]*sb.User{}
+		for j, i := range chunk {
+			u := users[i]
+			ph := make([]string, 0, 19)
+			for _, v := range []any{u.TenantID, u.Username, u.DisplayName, hashes[i], u.Mobile, u.RoleID, u.DepartmentID, u.Extension, b2i(u.Masking), u.Email, u.Gender, u.Avatar, u.Notes,
+				b2i(u.ScreenPop), b2i(u.ScreenPopBusy), u.Status, b2i(u.SystemAdmin), b2i(u.MustChangePW), unix(now)} {
+				ph = append(ph, a.add(v))
+			}
+			values[j] = "(" + strings.Join(ph, ", ") + ")"
+			byName[u.Username] = u
+		}
+		rs, err := tx.QueryContext(ctx, "INSERT INTO users ("+userInsertCols+") VALUES "+strings.Join(values, ", ")+" RETURNING id, username", a.args...)
+		if err != nil {
+			return fmt.Errorf("save users: %w", err)
+		}
+		for rs.Next() {
+			var id int64
+			var name string
+			if err := rs.Scan(&id, &name); err != nil {
+				rs.Close()
+				return fmt.Errorf("scan user id: %w", err)
+			}
+			if u := byName[name]; u != nil {
+				u.ID = id
+			}
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return fmt.Errorf("save users: %w", err)
+		}
+
+		aa := bulkArgs{d: db.dialect}
+		for j, i := range chunk {
+			u := users[i]
+			if u.ID == 0 {
+				return fmt.Errorf("save users: no ID returned for %q", u.Username)
+			}
+			u.CreatedAt, u.Version = now.Truncate(time.Second), 1
+			ph := make([]string, 0, 8)
+			for _, v := range []any{u.TenantID, unix(now), actor.Label(), "create", "user", u.ID, u.Username, actor.SourceIP} {
+				ph = append(ph, aa.add(v))
+			}
+			values[j] = "(" + strings.Join(ph, ", ") + ")"
+			perTenant[u.TenantID]++
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO audit_log (tenant_id, at, actor, action, object, object_id, detail, source_ip) VALUES "+strings.Join(values, ", "), aa.args...); err != nil {
+			return fmt.Errorf("write audit entries: %w", err)
+		}
+	}
+	for t, n := range perTenant {
+		if err := countAudit(ctx, tx, t, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }

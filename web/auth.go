@@ -231,7 +231,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	u, err := s.login(r, username, r.PostFormValue("password"))
 	if err != nil {
 		w.WriteHeader(httpStatus(sb.ErrorCodeOf(err)))
-		s.render(w, r, "login.html", &pageData{Title: "login.title", Error: sb.ErrorMessageOf(err), Username: username, Next: safeNext(r.PostFormValue("next"))})
+		s.render(w, r, "login.html", &pageData{Title: "login.title", Error: s.cats.localizer(pickLanguage(r)).Err(err), Username: username, Next: safeNext(r.PostFormValue("next"))})
 		return
 	}
 	secret, err := s.DB.CreateSession(r.Context(), u.ID, s.SessionTTL, clientIP(r), r.UserAgent())

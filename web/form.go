@@ -28,18 +28,18 @@ func newForm(action string, isNew bool, values any) *formState {
 }
 
 // setError spreads an error over the form's fields.
-func (f *formState) setError(err error) {
+func (f *formState) setError(l Localizer, err error) {
 	var many sb.Errors
 	var one *sb.Error
 	switch {
 	case errors.As(err, &many):
 		for _, e := range many {
-			f.addFieldError(e.Field, e.Message)
+			f.addFieldError(e.Field, l.Msg(e))
 		}
 	case errors.As(err, &one):
-		f.addFieldError(one.Field, one.Message)
+		f.addFieldError(one.Field, l.Msg(one))
 	default:
-		f.Message = sb.ErrorMessageOf(err)
+		f.Message = l.Err(err)
 	}
 }
 
@@ -65,7 +65,7 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, tmpl string,
 		s.fail(w, r, err)
 		return
 	}
-	f.setError(err)
+	f.setError(s.cats.localizer(pickLanguage(r)), err)
 	w.Header().Set("HX-Retarget", "#dialog-body")
 	w.Header().Set("HX-Reswap", "innerHTML")
 	w.WriteHeader(http.StatusUnprocessableEntity)

@@ -2,11 +2,13 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
 	"strings"
 
+	sb "switchboard"
 	"switchboard/ui"
 )
 
@@ -27,9 +29,55 @@ func loadCatalogs() (catalogs, error) {
 		if err := json.Unmarshal(b, &m); err != nil {
 			return nil, fmt.Errorf("parse catalog %s: %w", lang, err)
 		}
+		// Error messages: the English format string of each *Error is the
+		// key, so errors made anywhere translate without a code of their own.
+		if eb, err := fs.ReadFile(ui.Catalogs(), "errors."+lang+".json"); err == nil {
+			em := map[string]string{}
+			if err := json.Unmarshal(eb, &em); err != nil {
+				return nil, fmt.Errorf("parse error catalog %s: %w", lang, err)
+			}
+			for k, v := range em {
+				m["err:"+k] = v
+			}
+		}
 		cs[lang] = m
 	}
 	return cs, nil
+}
+
+// Msg returns the message of one error for people in this language: the
+// translation of its format when the catalogue has one, its English
+// message otherwise.
+func (l Localizer) Msg(e *sb.Error) string {
+	if e.Format != "" {
+		if f, ok := l.msgs["err:"+e.Format]; ok {
+			return fmt.Sprintf(f, e.Args...)
+		}
+	}
+	return e.Message
+}
+
+// Err is ErrorMessageOf in this language.
+func (l Localizer) Err(err error) string {
+	var es sb.Errors
+	if errors.As(err, &es) {
+		msgs := make([]string, len(es))
+		for i, e := range es {
+			msgs[i] = l.Msg(e)
+			if e.Field != "" {
+				msgs[i] = e.Field + ": " + msgs[i]
+			}
+		}
+		return strings.Join(msgs, " ")
+	}
+	var e *sb.Error
+	if errors.As(err, &e) {
+		if e.Field != "" {
+			return e.Field + ": " + l.Msg(e)
+		}
+		return l.Msg(e)
+	}
+	return sb.ErrorMessageOf(err)
 }
 
 // Localizer translates for one language. Templates call {{.L.T "key"}}.
@@ -66,7 +114,8 @@ func (l Localizer) T(key string, args ...any) string {
 func (l Localizer) Zh() bool { return l.Lang == "zh-CN" }
 
 // pickLanguage chooses the UI language: the "lang" cookie set by the switch,
-// else the browser's Accept-Language, else Chinese.
+// else the browser's Accept-Language, else Chinese for pages and English for
+// API clients that state no language.
 func pickLanguage(r *http.Request) string {
 	if c, err := r.Cookie("lang"); err == nil {
 		for _, l := range languages {
@@ -83,6 +132,9 @@ func pickLanguage(r *http.Request) string {
 		case strings.HasPrefix(tag, "en"):
 			return "en"
 		}
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		return "en"
 	}
 	return "zh-CN"
 }

@@ -167,7 +167,7 @@ func (res *resource[T]) importUpload(s *Server, w http.ResponseWriter, r *http.R
 	s.imports.wg.Add(1)
 	go func() {
 		defer s.imports.wg.Done()
-		res.runImport(context.WithoutCancel(r.Context()), s, a, job, keys, rows[1:])
+		res.runImport(context.WithoutCancel(r.Context()), s, s.cats.localizer(pickLanguage(r)), a, job, keys, rows[1:])
 	}()
 	if isAPI {
 		snap, _ := s.imports.snapshot(job.ID, a.UserID)
@@ -206,7 +206,7 @@ func (res *resource[T]) matchHeaders(cats catalogs, header []string) ([]string, 
 	return keys, nil
 }
 
-func (res *resource[T]) runImport(ctx context.Context, s *Server, a *sb.Actor, job *importJob, keys []string, rows [][]string) {
+func (res *resource[T]) runImport(ctx context.Context, s *Server, l Localizer, a *sb.Actor, job *importJob, keys []string, rows [][]string) {
 	addErr := func(p apiProblem) {
 		job.Failed++
 		if len(job.Errors) < 1000 {
@@ -231,7 +231,7 @@ func (res *resource[T]) runImport(ctx context.Context, s *Server, a *sb.Actor, j
 			}
 			item, err := res.Import.Parse(a, vals)
 			if err != nil {
-				parseErrs = append(parseErrs, problemsOf(line, err)...)
+				parseErrs = append(parseErrs, problemsOf(l, line, err)...)
 				continue
 			}
 			items = append(items, item)
@@ -244,7 +244,7 @@ func (res *resource[T]) runImport(ctx context.Context, s *Server, a *sb.Actor, j
 			}
 			for i, err := range errs {
 				if err != nil {
-					for _, p := range problemsOf(lines[i], err) {
+					for _, p := range problemsOf(l, lines[i], err) {
 						addErr(p)
 					}
 				} else {
@@ -263,20 +263,20 @@ func (res *resource[T]) runImport(ctx context.Context, s *Server, a *sb.Actor, j
 }
 
 // problemsOf turns an error about one row into problems that name the row.
-func problemsOf(line int, err error) []apiProblem {
+func problemsOf(l Localizer, line int, err error) []apiProblem {
 	var many sb.Errors
 	if errors.As(err, &many) {
 		out := make([]apiProblem, len(many))
 		for i, e := range many {
-			out[i] = apiProblem{Row: line, Field: e.Field, Message: e.Message}
+			out[i] = apiProblem{Row: line, Field: e.Field, Message: l.Msg(e)}
 		}
 		return out
 	}
 	var one *sb.Error
 	if errors.As(err, &one) {
-		return []apiProblem{{Row: line, Field: one.Field, Message: one.Message}}
+		return []apiProblem{{Row: line, Field: one.Field, Message: l.Msg(one)}}
 	}
-	return []apiProblem{{Row: line, Message: sb.ErrorMessageOf(err)}}
+	return []apiProblem{{Row: line, Message: l.Err(err)}}
 }
 
 func isBlankRow(row []string) bool {

@@ -344,7 +344,7 @@ func (res *resource[T]) serveList(s *Server, w http.ResponseWriter, r *http.Requ
 	}
 	v := res.view(s, r, a, q, p)
 	if err != nil {
-		v.Error = sb.ErrorMessageOf(err) // a bad filter keeps the page and says what was wrong
+		v.Error = s.cats.localizer(pickLanguage(r)).Err(err) // a bad filter keeps the page and says what was wrong
 	}
 	s.render(w, r, tmpl, &pageData{Title: res.Title, Data: v})
 }

@@ -44,7 +44,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		err = s.DB.SetPassword(r.Context(), a, a.UserID, &old, pw)
 	}
 	if err != nil {
-		f.setError(err)
+		f.setError(s.cats.localizer(pickLanguage(r)), err)
 		w.WriteHeader(httpStatus(sb.ErrorCodeOf(err)))
 		s.render(w, r, "password.html", &pageData{Title: "password.title", Data: f})
 		return

@@ -155,7 +155,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("HX-Retarget", "#flash")
 	w.Header().Set("HX-Reswap", "innerHTML")
 	w.WriteHeader(httpStatus(code))
-	msg := sb.ErrorMessageOf(err)
+	msg := s.cats.localizer(pickLanguage(r)).Err(err)
 	if r.Header.Get("HX-Request") == "true" {
 		fmt.Fprintf(w, `<div class="flash error" role="alert">%s</div>`, template.HTMLEscapeString(msg))
 		return

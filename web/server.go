@@ -238,14 +238,15 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == sb.EInternal {
 		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	e := apiError{Code: string(code), Message: sb.ErrorMessageOf(err)}
+	l := s.cats.localizer(pickLanguage(r))
+	e := apiError{Code: string(code), Message: l.Err(err)}
 	var one *sb.Error
 	var many sb.Errors
 	switch {
 	case errors.As(err, &many):
 		e.Code = string(sb.EInvalid)
 		for _, p := range many {
-			e.Details = append(e.Details, apiProblem{Field: p.Field, Row: p.Row, Message: p.Message})
+			e.Details = append(e.Details, apiProblem{Field: p.Field, Row: p.Row, Message: l.Msg(p)})
 		}
 		code = sb.EInvalid
 		if len(many) > 0 {

@@ -75,7 +75,7 @@ func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
 		Version: formInt(r, "version")}
 	f := newForm("/settings", false, set)
 	if err := s.DB.SaveSettings(r.Context(), a, set); err != nil {
-		f.setError(err)
+		f.setError(s.cats.localizer(pickLanguage(r)), err)
 		w.WriteHeader(httpStatus(sb.ErrorCodeOf(err)))
 	} else {
 		f.Extra["Saved"] = true

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	sb "switchboard"
 	"switchboard/store"
 	"switchboard/web"
@@ -158,6 +160,14 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := m.logger(c.LogLevel)
+	// sipgo logs through its own package logger, and logs whole unparsable
+	// packets at Error: keep it quiet unless debugging, so nobody can flood
+	// our logs with garbage.
+	if c.LogLevel == "debug" {
+		sip.SetDefaultLogger(log.With("part", "sipgo"))
+	} else {
+		sip.SetDefaultLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
 	if err := os.MkdirAll(c.Data, 0o750); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
@@ -170,8 +180,22 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	pbxCfg, x, sip, err := startPBX(ctx, c, db, log)
+	if err != nil {
+		return err
+	}
+	sipCtx, stopSIP := context.WithCancel(context.Background())
+	defer stopSIP()
+	sipDone := make(chan error, 1)
+	go func() { sipDone <- sip.Run(sipCtx) }()
+	select {
+	case <-sip.Ready():
+	case err := <-sipDone:
+		return fmt.Errorf("start SIP on %s: %w", c.SIP, err)
+	}
 	srv := &web.Server{DB: db, Log: log, Version: versionString(), DataDir: c.Data,
-		LoginMaxFailures: c.LoginMaxFailures, LoginLockFor: c.LoginLock, LoginWindow: c.LoginLock}
+		LoginMaxFailures: c.LoginMaxFailures, LoginLockFor: c.LoginLock, LoginWindow: c.LoginLock,
+		PBX: pbxCfg, Calls: x, Health: pbxHealth{sip: sip, x: x}, SIPAddress: sipAddress(sip.LocalAddr("udp"), c.PublicIP)}
 	h, err := srv.Handler()
 	if err != nil {
 		return err
@@ -182,7 +206,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	httpSrv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(m.Stdout, "Switchboard %s is running (database: %s).\nOpen %s and sign in as admin.\n", versionString(), db.Engine(), url)
+	fmt.Fprintf(m.Stdout, "Switchboard %s is running (database: %s).\nOpen %s and sign in as admin.\nPhones register to %s (SIP, UDP and TCP).\n", versionString(), db.Engine(), url, srv.SIPAddress)
 	if created {
 		if m.Getenv("SWITCHBOARD_ADMIN_PASSWORD") == "" {
 			fmt.Fprintf(m.Stdout, "The administrator's first password is: %s\n(It is shown only this once; the web UI asks for a new one at first sign-in.)\n", pw)
@@ -190,7 +214,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			fmt.Fprintln(m.Stdout, "The administrator's password is the one in SWITCHBOARD_ADMIN_PASSWORD.")
 		}
 	}
-	log.Info("serving", "http", ln.Addr().String(), "database", db.Engine(), "data", c.Data)
+	log.Info("serving", "http", ln.Addr().String(), "sip", sip.LocalAddr("udp"), "database", db.Engine(), "data", c.Data)
 	if m.Ready != nil {
 		m.Ready <- ln.Addr().String()
 	}
@@ -205,6 +229,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err = httpSrv.Shutdown(sctx)
+	stopSIP() // no new calls; calls in progress end with the process
+	if serr := <-sipDone; serr != nil && !errors.Is(serr, context.Canceled) {
+		log.Warn("SIP edge stopped with an error", "err", serr)
+	}
+	x.Wait()
 	srv.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -83,7 +83,7 @@ func TestServe(t *testing.T) {
 	var out syncBuffer
 	ready := make(chan string, 1)
 	m := &Main{Stdout: &out, Stderr: io.Discard, Getenv: func(k string) string {
-		return map[string]string{"SWITCHBOARD_DATA": data, "SWITCHBOARD_HTTP": "127.0.0.1:0"}[k]
+		return map[string]string{"SWITCHBOARD_DATA": data, "SWITCHBOARD_HTTP": "127.0.0.1:0", "SWITCHBOARD_SIP": "127.0.0.1:0"}[k]
 	}, Ready: ready}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// generator plays every party of every call from one locked OS thread, as
+// relay-floor.md's gen2 did: packet k of the 2N streams goes at
+// k × 20 ms / 2N, released on a 100 µs tick (nanosleep), and the receive
+// sockets are drained every 0.5 ms with non-blocking reads, so that the
+// relay's sends wake nobody, as with a real NIC.
+type generator struct {
+	fdsA, fdsB []int
+	socks      []netip.AddrPort // A side then B side
+
+	streams []genStream
+	sent    atomic.Uint64
+	recv    atomic.Uint64
+	maxLate atomic.Int64
+	tid     atomic.Int32
+	quit    atomic.Bool
+	done    chan struct{}
+}
+
+type genStream struct {
+	fd   int
+	to   syscall.Sockaddr
+	pt   uint8
+	fill byte // G.711 silence of the stream's codec
+	ssrc uint32
+	seq  uint16
+	ts   uint32
+}
+
+type genSnapshot struct {
+	sent, received uint64
+	maxLate        time.Duration
+}
+
+func newGenerator(perSide int) (*generator, error) {
+	g := &generator{done: make(chan struct{})}
+	for side := range 2 {
+		for range perSide {
+			fd, ap, err := genSocket()
+			if err != nil {
+				g.close()
+				return nil, err
+			}
+			if side == 0 {
+				g.fdsA = append(g.fdsA, fd)
+			} else {
+				g.fdsB = append(g.fdsB, fd)
+			}
+			g.socks = append(g.socks, ap)
+		}
+	}
+	return g, nil
+}
+
+func (g *generator) peersA() []netip.AddrPort { return g.socks[:len(g.fdsA)] }
+func (g *generator) peersB() []netip.AddrPort { return g.socks[len(g.fdsA):] }
+
+// genSocket opens a non-blocking UDP socket on 127.0.0.1 with large
+// buffers.
+func genSocket() (int, netip.AddrPort, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, netip.AddrPort{}, fmt.Errorf("generator socket: %w", err)
+	}
+	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<20)
+	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4<<20)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		return -1, netip.AddrPort{}, fmt.Errorf("generator bind: %w", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		return -1, netip.AddrPort{}, err
+	}
+	in := sa.(*syscall.SockaddrInet4)
+	return fd, netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(in.Port)), nil
+}
+
+// start begins sending to calls; pin ≥ 0 pins the generator thread to
+// that CPU.
+func (g *generator) start(calls []callMedia, pin int) {
+	for i, c := range calls {
+		fillB, ptB := byte(0xFF), uint8(0) // PCMU silence
+		if c.transcodeB {
+			fillB, ptB = 0xD5, 8 // PCMA silence
+		}
+		g.streams = append(g.streams,
+			genStream{fd: g.fdsA[c.sockA], to: sockaddr(c.a), pt: 0, fill: 0xFF, ssrc: uint32(2 * i), seq: uint16(i)},
+			genStream{fd: g.fdsB[c.sockB], to: sockaddr(c.b), pt: ptB, fill: fillB, ssrc: uint32(2*i + 1), seq: uint16(i)})
+	}
+	ready := make(chan struct{})
+	go g.run(pin, ready)
+	<-ready
+}
+
+func sockaddr(ap netip.AddrPort) syscall.Sockaddr {
+	return &syscall.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
+}
+
+func (g *generator) run(pin int, ready chan struct{}) {
+	defer close(g.done)
+	runtime.LockOSThread()
+	g.tid.Store(int32(syscall.Gettid()))
+	if pin >= 0 {
+		var mask [16]uint64
+		mask[pin/64] |= 1 << (pin % 64)
+		syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask)))
+	}
+	close(ready)
+
+	var (
+		pkt      [12 + 160]byte
+		buf      [2048]byte
+		all      = append(append([]int(nil), g.fdsA...), g.fdsB...)
+		n        = len(g.streams)
+		interval = int64(20*time.Millisecond) / int64(n)
+		start    = time.Now()
+		k        int64
+		lastPoll int64
+		sleep    = syscall.Timespec{Nsec: 100_000}
+	)
+	pkt[0] = 0x80
+	for !g.quit.Load() {
+		now := int64(time.Since(start))
+		for ; k*interval <= now; k++ {
+			st := &g.streams[k%int64(n)]
+			pkt[1] = st.pt
+			binary.BigEndian.PutUint16(pkt[2:], st.seq)
+			binary.BigEndian.PutUint32(pkt[4:], st.ts)
+			binary.BigEndian.PutUint32(pkt[8:], st.ssrc)
+			if pkt[12] != st.fill {
+				for i := 12; i < len(pkt); i++ {
+					pkt[i] = st.fill
+				}
+			}
+			if err := syscall.Sendto(st.fd, pkt[:], 0, st.to); err == nil {
+				g.sent.Add(1)
+			}
+			st.seq++
+			st.ts += 160
+			if late := now - k*interval; late > g.maxLate.Load() {
+				g.maxLate.Store(late)
+			}
+		}
+		if now-lastPoll >= int64(500*time.Microsecond) {
+			lastPoll = now
+			for _, fd := range all {
+				for {
+					if _, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf))); e != 0 {
+						break
+					}
+					g.recv.Add(1)
+				}
+			}
+		}
+		syscall.Nanosleep(&sleep, nil)
+	}
+}
+
+func (g *generator) snapshot() genSnapshot {
+	return genSnapshot{sent: g.sent.Load(), received: g.recv.Load(), maxLate: time.Duration(g.maxLate.Load())}
+}
+
+// stop stops sending; the sockets are drained once more for the packets
+// still on their way.
+func (g *generator) stop() {
+	g.quit.Store(true)
+	<-g.done
+	time.Sleep(100 * time.Millisecond)
+	var buf [2048]byte
+	for _, fd := range append(append([]int(nil), g.fdsA...), g.fdsB...) {
+		for {
+			if _, err := syscall.Read(fd, buf[:]); err != nil {
+				break
+			}
+			g.recv.Add(1)
+		}
+	}
+}
+
+func (g *generator) close() {
+	for _, fd := range append(g.fdsA, g.fdsB...) {
+		syscall.Close(fd)
+	}
+}
+
+// cpu returns the generator thread's CPU time.
+func (g *generator) cpu() time.Duration {
+	return statCPU(fmt.Sprintf("/proc/self/task/%d/stat", g.tid.Load()))
+}
+
+// processCPU returns the whole process's CPU time.
+func processCPU() time.Duration { return statCPU("/proc/self/stat") }
+
+// clockTick is USER_HZ, the unit of the times in /proc/*/stat.
+const clockTick = 10 * time.Millisecond
+
+// statCPU returns utime+stime from a /proc stat file.
+func statCPU(path string) time.Duration {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * clockTick
+}
+
+// residentBytes returns the resident set size from /proc/self/statm.
+func residentBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseUint(f[1], 10, 64)
+	return pages * uint64(os.Getpagesize())
+}
+
+// machineBusy returns the CPU time all CPUs spent busy (not idle or
+// waiting for I/O), from /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 && i < 8 { // skip idle and iowait; guest time is already in user
+			busy += n
+		}
+	}
+	return time.Duration(busy) * clockTick
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	sb "switchboard"
+	"switchboard/exchange"
+	"switchboard/sipua"
+	"switchboard/store"
+)
+
+// snapshotDirectory answers the SIP edge's extension look-ups from the
+// routing snapshot in force: a phone registers with what was last applied
+// (更新配置), as calls are routed by it, and a look-up costs no query.
+type snapshotDirectory struct{ cfg *exchange.Config }
+
+func (d snapshotDirectory) LookupExtension(ctx context.Context, number string) (sipua.ExtensionAuth, bool, error) {
+	snap := d.cfg.Snapshot()
+	if snap == nil {
+		return sipua.ExtensionAuth{}, false, nil
+	}
+	e, ok := snap.Extension(number)
+	if !ok {
+		return sipua.ExtensionAuth{}, false, nil
+	}
+	return sipua.ExtensionAuth{TenantID: e.TenantID, Number: e.Number, Password: e.Password, BoundIP: e.BoundIP}, true, nil
+}
+
+// bindingStore keeps the SIP edge's registrations in the database so they
+// survive a restart.
+type bindingStore struct{ db *store.DB }
+
+func (s bindingStore) SaveBinding(ctx context.Context, b sipua.Binding) error {
+	return s.db.SaveBinding(ctx, store.Binding{ID: b.ID, TenantID: b.TenantID, NAT: b.NAT, Unreachable: b.Unreachable,
+		Registration: store.Registration{Extension: b.Number, Contact: b.Contact, Source: b.Source.String(), Transport: b.Transport,
+			UserAgent: b.UserAgent, Expires: b.Expires, Instance: b.InstanceID, RegID: b.RegID, CallID: b.CallID, CSeq: int64(b.CSeq)}})
+}
+
+func (s bindingStore) DeleteBinding(ctx context.Context, id string) error { return s.db.DeleteBinding(ctx, id) }
+
+func (s bindingStore) LoadBindings(ctx context.Context) ([]sipua.Binding, error) {
+	rows, err := s.db.LoadBindings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sipua.Binding, 0, len(rows))
+	for _, r := range rows {
+		src, err := netip.ParseAddrPort(r.Source)
+		if err != nil || r.ID == "" {
+			continue // rows from before binding IDs, or damaged: the phone re-registers
+		}
+		out = append(out, sipua.Binding{ID: r.ID, TenantID: r.TenantID, Number: r.Extension, Contact: r.Contact, Source: src, Transport: r.Transport,
+			NAT: r.NAT, UserAgent: r.UserAgent, Expires: r.Expires, InstanceID: r.Instance, RegID: r.RegID, CallID: r.CallID, CSeq: uint32(r.CSeq), Unreachable: r.Unreachable})
+	}
+	return out, nil
+}
+
+// pbxHealth tells 系统状态 about the SIP edge and the calls.
+type pbxHealth struct {
+	sip *sipua.Server
+	x   *exchange.Exchange
+}
+
+func (h pbxHealth) SIPStatus() (bool, int) {
+	select {
+	case <-h.sip.Ready():
+	default:
+		return false, 0
+	}
+	numbers := map[string]bool{}
+	for _, b := range h.sip.Bindings() {
+		numbers[b.Number] = true
+	}
+	return true, len(numbers)
+}
+
+func (h pbxHealth) ActiveCalls(tenant int64) int { return h.x.ActiveCalls(tenant) }
+
+// sipAddress is the address phones register to, as the extensions page
+// shows it: the public IP when set, else the listener's address (the
+// machine's first non-loopback address when listening on all of them).
+func sipAddress(listen, publicIP string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	switch {
+	case publicIP != "":
+		host = publicIP
+	case host == "" || host == "0.0.0.0" || host == "::":
+		host = firstAddress()
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func firstAddress() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// startPBX builds the telephony side: the config in force, the call engine
+// and the SIP edge. The caller runs sip.Run.
+func startPBX(ctx context.Context, c *config, db *store.DB, log *slog.Logger) (*exchange.Config, *exchange.Exchange, *sipua.Server, error) {
+	cfg := &exchange.Config{Source: db}
+	if err := cfg.Start(ctx); err != nil {
+		return nil, nil, nil, fmt.Errorf("load the PBX configuration: %w", err)
+	}
+	if err := cfg.Problems(); err != nil {
+		log.Warn("the PBX configuration in the database does not validate; fix it and apply", "problems", sb.ErrorMessageOf(err))
+	}
+	x := &exchange.Exchange{Config: cfg, Records: db, Log: log.With("part", "exchange")}
+	var pub netip.Addr
+	if c.PublicIP != "" {
+		a, err := netip.ParseAddr(strings.TrimSpace(c.PublicIP))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("--public-ip %q is not an IP address", c.PublicIP)
+		}
+		pub = a
+	}
+	sip := &sipua.Server{Addr: c.SIP, PublicIP: pub, Directory: snapshotDirectory{cfg}, Registrations: bindingStore{db}, Log: log.With("part", "sip")}
+	_ = time.Second
+	return cfg, x, sip, nil
+}
