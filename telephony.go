@@ -17,8 +17,8 @@ type Party struct {
 type LegInfo struct {
 	ID        string // unique per leg (the SIP Call-ID of its dialog)
 	TenantID  int64
-	From      Party // who is calling on this leg
-	To        Party // who is called: for an inbound leg, what the caller dialed
+	From      Party  // who is calling on this leg
+	To        Party  // who is called: for an inbound leg, what the caller dialed
 	Extension string // the company extension this leg talks to, "" for a trunk leg
 	TrunkID   int64  // the trunk this leg runs over, 0 for an extension leg
 	Trunk     string // the trunk's name

@@ -41,7 +41,9 @@ type staticSource struct{ cfg routing.Config }
 func (s *staticSource) LoadRoutingConfig(context.Context) (routing.Config, int64, error) {
 	return s.cfg, 1, nil
 }
-func (s *staticSource) MarkApplied(context.Context, *sb.Actor, int64, routing.Config) error { return nil }
+func (s *staticSource) MarkApplied(context.Context, *sb.Actor, int64, routing.Config) error {
+	return nil
+}
 func (s *staticSource) LoadAppliedConfig(context.Context) (routing.Config, int64, bool, error) {
 	return routing.Config{}, 0, false, nil
 }
@@ -67,7 +69,7 @@ func testConfig() routing.Config {
 			testExt(1, "8003", func(e *sb.Extension) { e.PermissionGroup = "limited"; e.Recording = false }),
 			testExt(2, "9001", nil),
 		},
-		Trunks: []sb.Trunk{t1, t2},
+		Trunks:         []sb.Trunk{t1, t2},
 		OutboundRoutes: []sb.OutboundRoute{{ID: 1, TenantID: 1, Name: "out", Patterns: []string{"X."}, StripPrefix: "9", Trunks: []int64{1, 2}, Priority: 1}},
 		InboundRoutes: []sb.InboundRoute{
 			{ID: 1, TenantID: 1, Name: "sales", DID: "075588881", DestinationType: sb.DestExtension, Destination: "8002"},
@@ -293,7 +295,7 @@ func TestApplyRefusesBadConfig(t *testing.T) {
 	before := r.x.Config.Snapshot()
 	cfg := testConfig()
 	cfg.Extensions = append(cfg.Extensions, testExt(1, "8001", nil)) // duplicate number
-	cfg.OutboundRoutes[0].Trunks = []int64{99}                  // missing trunk
+	cfg.OutboundRoutes[0].Trunks = []int64{99}                       // missing trunk
 	r.src.cfg = cfg
 	err := r.x.Config.Apply(context.Background(), &sb.Actor{Scope: sb.ScopeSystem})
 	var es sb.Errors

@@ -3,18 +3,26 @@ package sbtest
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"switchboard/media"
 )
 
 // The scripted SIP phone is the project's own small user agent on sipgo for
@@ -27,7 +35,9 @@ import (
 // It registers with digest authentication (401 and 407, MD5 or SHA-256,
 // stale nonces), answers requests sent to it with 200 (keep-alive OPTIONS)
 // unless muted, and sends crafted requests or raw bytes for the hostile
-// cases. Later issues add calls.
+// cases. It places and takes calls (Dial, Incoming) with real RTP on a
+// socket of each call's own (calls.go-style helpers on Call: SendRTP,
+// SendDTMF, SendInfoDTMF, Hold, Bye, Cancel, Stats).
 
 // PhoneConfig configures a Phone.
 type PhoneConfig struct {
@@ -59,6 +69,9 @@ type Phone struct {
 	cseq      atomic.Uint32
 	muted     atomic.Bool
 	received  chan *sip.Request
+
+	calls    sync.Map // Call-ID → *Call
+	incoming chan *Call
 }
 
 // NewPhone starts a phone listening on cfg.LocalAddr. It fails the test if
@@ -82,6 +95,7 @@ func NewPhone(t testing.TB, cfg PhoneConfig) *Phone {
 		transport: strings.ToUpper(cfg.Transport),
 		callID:    rand.Text(),
 		received:  make(chan *sip.Request, 64),
+		incoming:  make(chan *Call, 16),
 	}
 	if p.transport == "" {
 		p.transport = "UDP"
@@ -108,10 +122,14 @@ func NewPhone(t testing.TB, cfg PhoneConfig) *Phone {
 		t.Fatalf("phone %s: %v", cfg.User, err)
 	}
 	srv.OnNoRoute(p.answer)
-	for _, m := range []sip.RequestMethod{sip.OPTIONS, sip.INVITE, sip.BYE, sip.NOTIFY, sip.MESSAGE, sip.INFO} {
+	for _, m := range []sip.RequestMethod{sip.OPTIONS, sip.NOTIFY, sip.MESSAGE} {
 		srv.OnRequest(m, p.answer)
 	}
-	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { p.deliver(req) })
+	srv.OnInvite(p.onInvite)
+	for _, m := range []sip.RequestMethod{sip.BYE, sip.INFO, sip.UPDATE} {
+		srv.OnRequest(m, p.onInDialog)
+	}
+	srv.OnAck(p.onAck)
 
 	var serveErr <-chan error
 	switch p.transport {
@@ -149,6 +167,10 @@ func NewPhone(t testing.TB, cfg PhoneConfig) *Phone {
 		t.Fatalf("phone %s: %v", cfg.User, err)
 	}
 	t.Cleanup(func() {
+		p.calls.Range(func(_, v any) bool {
+			v.(*Call).close()
+			return true
+		})
 		if p.conn != nil {
 			p.conn.Close()
 		}
@@ -397,4 +419,889 @@ func (p *Phone) SendRaw(b []byte) error {
 	}
 	_, err := p.conn.WriteTo(b, p.server)
 	return err
+}
+
+// asIs is a sipgo client option that sends a request as built.
+func asIs(*sipgo.Client, *sip.Request) error { return nil }
+
+// prepare addresses a request to the PBX from the phone's socket, with a
+// Via of the phone's own (so that CANCEL can repeat it).
+func (p *Phone) prepare(req *sip.Request) {
+	req.RemoveHeader("Via")
+	req.PrependHeader(&sip.ViaHeader{
+		ProtocolName:    "SIP",
+		ProtocolVersion: "2.0",
+		Transport:       p.transport,
+		Host:            p.local.IP.String(),
+		Port:            p.local.Port,
+		Params:          sip.HeaderParams{{K: "branch", V: sip.GenerateBranch()}, {K: "rport"}},
+	})
+	req.SetTransport(p.transport)
+	req.SetDestination(p.cfg.Server)
+	if p.transport == "UDP" {
+		req.Laddr = p.local
+	}
+}
+
+// CallOptions configures the media of a call a Phone places or answers.
+type CallOptions struct {
+	// Codecs offered or accepted, in order of preference; default PCMU,
+	// then PCMA.
+	Codecs []media.Codec
+	// NoTelephoneEvent leaves RFC 4733 telephone-events out of the SDP.
+	NoTelephoneEvent bool
+	// LateOffer sends the INVITE without SDP (Dial): the offer comes in the
+	// 200 OK and the phone answers in the ACK.
+	LateOffer bool
+	// URIParams are added to the Request-URI of the INVITE (Dial), such as
+	// the line token of a registration.
+	URIParams sip.HeaderParams
+}
+
+func (o CallOptions) codecs() []media.Codec {
+	if len(o.Codecs) > 0 {
+		return o.Codecs
+	}
+	return []media.Codec{media.PCMU, media.PCMA}
+}
+
+// RTPStats is what a call's RTP socket received.
+type RTPStats struct {
+	Packets      int              // RTP packets received
+	SSRCs        []uint32         // distinct SSRCs, in order of appearance
+	PayloadTypes []uint8          // distinct payload types, in order of appearance
+	Sources      []netip.AddrPort // distinct source addresses
+	Lost         int              // packets missing from the sequence numbers
+	Digits       string           // RFC 4733 digits, once per key press
+	Samples      []int16          // the audio received, decoded, in order of arrival
+}
+
+// Call is a call of a Phone, placed with Dial or received on Incoming. Its
+// methods are safe for concurrent use; those that take no context bound
+// their waits themselves.
+type Call struct {
+	p        *Phone
+	ID       string // Call-ID
+	Outgoing bool
+	opts     CallOptions
+	rtp      *net.UDPConn
+	local    netip.AddrPort // our RTP address
+
+	mu          sync.Mutex
+	invite      *sip.Request          // the INVITE last sent, or received
+	tx          sip.ServerTransaction // incoming: the INVITE's transaction
+	localTag    string
+	remoteTag   string
+	localURI    sip.Uri
+	remoteURI   sip.Uri
+	target      sip.Uri
+	cseq        uint32
+	remoteRTP   netip.AddrPort
+	codec       media.Codec
+	dtmfPT      uint8
+	sdpVer      uint64
+	provisional []int
+	final       *sip.Response
+	infoDigits  string
+	rx          RTPStats
+	lastSeq     uint16
+	lastEventTS uint32
+	haveEvent   bool
+	ssrc        uint32
+	seq         uint16
+	ts          uint32
+
+	finalCh   chan struct{} // outgoing: the final response came
+	finalOnce sync.Once
+	decided   chan struct{} // incoming: a final response was sent
+	decOnce   sync.Once
+	acked     chan struct{}
+	ackOnce   sync.Once
+	cancelled chan struct{} // incoming: the caller cancelled
+	canOnce   sync.Once
+	ended     chan struct{}
+	endOnce   sync.Once
+	endReason string
+	requests  chan *sip.Request
+	closeOnce sync.Once
+}
+
+func (p *Phone) newCall(outgoing bool, id string, opts CallOptions) (*Call, error) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: p.local.IP, Port: 0})
+	if err != nil {
+		return nil, err
+	}
+	c := &Call{
+		p: p, ID: id, Outgoing: outgoing, opts: opts, rtp: conn,
+		local:     conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+		codec:     opts.codecs()[0],
+		sdpVer:    1,
+		ssrc:      mrand.Uint32(),
+		seq:       uint16(mrand.IntN(1 << 15)),
+		ts:        mrand.Uint32(),
+		finalCh:   make(chan struct{}),
+		decided:   make(chan struct{}),
+		acked:     make(chan struct{}),
+		cancelled: make(chan struct{}),
+		ended:     make(chan struct{}),
+		requests:  make(chan *sip.Request, 32),
+	}
+	if !opts.NoTelephoneEvent {
+		c.dtmfPT = media.DTMFPayloadType
+	}
+	go c.readRTP()
+	return c, nil
+}
+
+// close releases the call's socket.
+func (c *Call) close() {
+	c.closeOnce.Do(func() { c.rtp.Close() })
+}
+
+func (c *Call) end(reason string) {
+	c.endOnce.Do(func() {
+		c.mu.Lock()
+		c.endReason = reason
+		c.mu.Unlock()
+		close(c.ended)
+	})
+}
+
+// Ended is closed when the call has ended: BYE either way, CANCEL, or a
+// failure response.
+func (c *Call) Ended() <-chan struct{} { return c.ended }
+
+// EndReason says how the call ended: "bye-remote", "bye-local",
+// "cancelled", "rejected NNN".
+func (c *Call) EndReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.endReason
+}
+
+// Requests delivers the requests the far end sends in the call's dialog
+// (BYE, INFO, re-INVITE, UPDATE). Dropped while 32 wait.
+func (c *Call) Requests() <-chan *sip.Request { return c.requests }
+
+// LocalRTP returns the call's RTP address.
+func (c *Call) LocalRTP() netip.AddrPort { return c.local }
+
+// RemoteRTP returns where the call sends RTP: the far end's SDP address.
+func (c *Call) RemoteRTP() netip.AddrPort {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remoteRTP
+}
+
+// Codec returns the codec the call uses.
+func (c *Call) Codec() media.Codec {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.codec
+}
+
+// Stats returns what the call's RTP socket received so far.
+func (c *Call) Stats() RTPStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.rx
+	st.SSRCs = slices.Clone(st.SSRCs)
+	st.PayloadTypes = slices.Clone(st.PayloadTypes)
+	st.Sources = slices.Clone(st.Sources)
+	st.Samples = slices.Clone(st.Samples)
+	return st
+}
+
+// InfoDigits returns the digits received as SIP INFO.
+func (c *Call) InfoDigits() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.infoDigits
+}
+
+// Invite returns the call's INVITE (the last one sent, or the one
+// received).
+func (c *Call) Invite() *sip.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.invite
+}
+
+// sdp returns the phone's SDP: an offer (offer nil) or an answer.
+func (c *Call) sdp(offer *media.Offer, dir media.Direction) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	codecs := c.opts.codecs()
+	dtmf := c.dtmfPT
+	if offer != nil {
+		codecs = []media.Codec{c.codec}
+		dtmf = 0
+		if !c.opts.NoTelephoneEvent {
+			dtmf = offer.DTMF
+		}
+	}
+	b, err := media.BuildSDP(media.Description{SessionID: uint64(c.ssrc), SessionVersion: c.sdpVer, Addr: c.local.Addr(), Port: int(c.local.Port()),
+		Codecs: codecs, DTMF: dtmf, Direction: dir, Offer: offer})
+	if err != nil {
+		panic(err)
+	}
+	c.sdpVer++
+	return b
+}
+
+// applyRemote takes the far end's SDP (offer or answer).
+func (c *Call) applyRemote(body []byte) (media.Offer, error) {
+	o, err := media.ParseOffer(body)
+	if err != nil {
+		return o, err
+	}
+	codec, err := media.ChooseCodec(o, c.opts.codecs())
+	if err != nil {
+		return o, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.codec = codec
+	if !c.opts.NoTelephoneEvent {
+		c.dtmfPT = o.DTMF
+	}
+	if !o.Addr.Addr().IsUnspecified() {
+		c.remoteRTP = o.Addr
+	}
+	return o, nil
+}
+
+// readRTP receives the call's RTP until the socket closes.
+func (c *Call) readRTP() {
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := c.rtp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		b := buf[:n]
+		if n < 12 || b[0]>>6 != 2 {
+			continue
+		}
+		pt := b[1] & 0x7F
+		seq := binary.BigEndian.Uint16(b[2:])
+		ts := binary.BigEndian.Uint32(b[4:])
+		ssrc := binary.BigEndian.Uint32(b[8:])
+		payload := b[12+4*int(b[0]&0x0F):]
+		c.mu.Lock()
+		st := &c.rx
+		if st.Packets > 0 {
+			if d := int16(seq - c.lastSeq); d > 1 {
+				st.Lost += int(d - 1)
+			}
+		}
+		c.lastSeq = seq
+		st.Packets++
+		if !slices.Contains(st.SSRCs, ssrc) {
+			st.SSRCs = append(st.SSRCs, ssrc)
+		}
+		if !slices.Contains(st.PayloadTypes, pt) {
+			st.PayloadTypes = append(st.PayloadTypes, pt)
+		}
+		fromAP := netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if !slices.Contains(st.Sources, fromAP) {
+			st.Sources = append(st.Sources, fromAP)
+		}
+		switch {
+		case pt == c.dtmfPT && pt != 0:
+			if e, err := media.ParseEvent(payload); err == nil && e.End && (!c.haveEvent || ts != c.lastEventTS) {
+				c.haveEvent, c.lastEventTS = true, ts
+				if d, ok := media.EventDigit(e.Code); ok {
+					st.Digits += string(rune(d))
+				}
+			}
+		case pt == uint8(media.PCMU) || pt == uint8(media.PCMA):
+			pcm := make([]int16, len(payload))
+			media.Codec(pt).Decode(pcm, payload)
+			st.Samples = append(st.Samples, pcm...)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// SendRTP sends n 20 ms packets of a 1 kHz tone at ToneLevel in the
+// call's codec to the far end's SDP address, one every interval (0: as
+// fast as the socket takes them).
+func (c *Call) SendRTP(n int, interval time.Duration) error {
+	gen := media.NewToneGenerator(media.Tone{Hz: 1000, Level: ToneLevel})
+	pcm := make([]int16, media.FrameSamples)
+	for i := 0; i < n; i++ {
+		gen.Fill(pcm)
+		c.mu.Lock()
+		codec, dst := c.codec, c.remoteRTP
+		pkt := make([]byte, 12+media.FrameSamples)
+		codec.Encode(pkt[12:], pcm)
+		c.header(pkt, codec.PayloadType(), i == 0)
+		c.seq++
+		c.ts += media.FrameSamples
+		c.mu.Unlock()
+		if !dst.IsValid() {
+			return errors.New("phone: no remote RTP address")
+		}
+		if _, err := c.rtp.WriteToUDPAddrPort(pkt, dst); err != nil {
+			return err
+		}
+		if interval > 0 {
+			time.Sleep(interval)
+		} else if i%8 == 7 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// header writes an RTP header of the call's stream. Callers hold c.mu.
+func (c *Call) header(pkt []byte, pt uint8, marker bool) {
+	pkt[0] = 0x80
+	pkt[1] = pt
+	if marker {
+		pkt[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(pkt[2:], c.seq)
+	binary.BigEndian.PutUint32(pkt[4:], c.ts)
+	binary.BigEndian.PutUint32(pkt[8:], c.ssrc)
+}
+
+// SendDTMF sends digit as RFC 4733 telephone-events (three updates and
+// three end packets, 100 ms).
+func (c *Call) SendDTMF(digit byte) error {
+	code, ok := media.DigitEvent(digit)
+	if !ok {
+		return fmt.Errorf("phone: %q is no DTMF digit", digit)
+	}
+	c.mu.Lock()
+	pt, dst := c.dtmfPT, c.remoteRTP
+	c.mu.Unlock()
+	if pt == 0 {
+		return errors.New("phone: telephone-event not negotiated")
+	}
+	for i := range 6 {
+		e := media.Event{Code: code, Volume: 10, Duration: uint16(min(i+1, 4)) * 160, End: i >= 3}
+		c.mu.Lock()
+		pkt := make([]byte, 12, 16)
+		c.header(pkt, pt, i == 0)
+		c.seq++
+		c.mu.Unlock()
+		pkt = e.Append(pkt)
+		if _, err := c.rtp.WriteToUDPAddrPort(pkt, dst); err != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.mu.Lock()
+	c.ts += 4 * 160
+	c.mu.Unlock()
+	return nil
+}
+
+// Dial calls user at the PBX: an INVITE with SDP (unless LateOffer),
+// answering a 407 with the phone's credentials. It returns at once; use
+// WaitFinal, Progress and Cancel.
+func (p *Phone) Dial(user string, opts CallOptions) (*Call, error) {
+	req := p.NewRequest(sip.INVITE, user)
+	req.Recipient.UriParams = append(req.Recipient.UriParams, opts.URIParams...)
+	c, err := p.newCall(true, req.CallID().Value(), opts)
+	if err != nil {
+		return nil, err
+	}
+	c.localTag = tagOf(req.From().Params)
+	c.localURI, c.remoteURI = req.From().Address, req.To().Address
+	c.cseq = req.CSeq().SeqNo
+	if !opts.LateOffer {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(c.sdp(nil, media.SendRecv))
+	}
+	p.calls.Store(c.ID, c)
+	go c.dial(req)
+	return c, nil
+}
+
+func tagOf(params sip.HeaderParams) string {
+	t, _ := params.Get("tag")
+	return t
+}
+
+func (c *Call) setFinal(res *sip.Response) {
+	c.mu.Lock()
+	if c.final == nil {
+		c.final = res
+	}
+	c.mu.Unlock()
+	c.finalOnce.Do(func() { close(c.finalCh) })
+}
+
+// dial sends the INVITE and follows it to its final response.
+func (c *Call) dial(req *sip.Request) {
+	p := c.p
+	authTried := false
+	for {
+		p.prepare(req)
+		c.mu.Lock()
+		c.invite = req
+		c.mu.Unlock()
+		tx, err := p.client.TransactionRequest(context.Background(), req, asIs)
+		if err != nil {
+			c.setFinal(nil)
+			c.end("error " + err.Error())
+			return
+		}
+		var next *sip.Request
+	wait:
+		for {
+			select {
+			case res := <-tx.Responses():
+				switch {
+				case res.StatusCode < 200:
+					c.mu.Lock()
+					c.provisional = append(c.provisional, res.StatusCode)
+					c.mu.Unlock()
+					if res.StatusCode == sip.StatusSessionInProgress && len(res.Body()) > 0 {
+						c.applyRemote(res.Body())
+					}
+				case res.StatusCode < 300:
+					c.answered(tx, res)
+					return
+				case (res.StatusCode == sip.StatusProxyAuthRequired || res.StatusCode == sip.StatusUnauthorized) && !authTried:
+					authTried = true
+					next, err = p.authorize(req, res)
+					if err != nil {
+						c.setFinal(res)
+						c.end(fmt.Sprintf("rejected %d", res.StatusCode))
+						tx.Terminate()
+						return
+					}
+					break wait
+				default:
+					c.setFinal(res)
+					if res.StatusCode == sip.StatusRequestTerminated {
+						c.end("cancelled")
+					} else {
+						c.end(fmt.Sprintf("rejected %d", res.StatusCode))
+					}
+					return
+				}
+			case <-tx.Done():
+				c.setFinal(nil)
+				c.end("error " + fmt.Sprint(tx.Err()))
+				return
+			}
+		}
+		tx.Terminate()
+		req = next
+		c.mu.Lock()
+		c.cseq = req.CSeq().SeqNo
+		c.mu.Unlock()
+	}
+}
+
+// answered takes the 2xx of an outgoing call and sends the ACK.
+func (c *Call) answered(tx sip.ClientTransaction, res *sip.Response) {
+	c.mu.Lock()
+	c.remoteTag = tagOf(res.To().Params)
+	c.target = c.invite.Recipient
+	if ct := res.Contact(); ct != nil {
+		c.target = ct.Address
+	}
+	c.mu.Unlock()
+	var ackBody []byte
+	if c.opts.LateOffer {
+		if o, err := c.applyRemote(res.Body()); err == nil {
+			ackBody = c.sdp(&o, o.Direction.Reverse())
+		}
+	} else {
+		c.applyRemote(res.Body())
+	}
+	ack := c.request(sip.ACK, ackBody)
+	c.mu.Lock()
+	ack.CSeq().SeqNo = c.invite.CSeq().SeqNo
+	c.mu.Unlock()
+	if ackBody != nil {
+		ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	send := func() { c.p.client.WriteRequest(ack.Clone(), asIs) }
+	tx.OnRetransmission(func(r *sip.Response) {
+		if r.IsSuccess() {
+			send()
+		}
+	})
+	send()
+	c.setFinal(res)
+}
+
+// WaitFinal returns the final response to an outgoing call's INVITE (after
+// the phone answered a challenge), or an error when none came before ctx
+// ended. A 2xx has been acknowledged.
+func (c *Call) WaitFinal(ctx context.Context) (*sip.Response, error) {
+	select {
+	case <-c.finalCh:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.final == nil {
+		return nil, fmt.Errorf("phone: no final response: %s", c.endReason)
+	}
+	return c.final, nil
+}
+
+// Progress returns the provisional status codes received so far.
+func (c *Call) Progress() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.provisional)
+}
+
+// request builds a request in the call's dialog, addressed to the PBX.
+func (c *Call) request(method sip.RequestMethod, body []byte) *sip.Request {
+	c.mu.Lock()
+	if method != sip.ACK {
+		c.cseq++
+	}
+	req := sip.NewRequest(method, c.target)
+	req.AppendHeader(&sip.FromHeader{Address: c.localURI, Params: sip.HeaderParams{{K: "tag", V: c.localTag}}})
+	to := &sip.ToHeader{Address: c.remoteURI}
+	if c.remoteTag != "" {
+		to.Params = sip.HeaderParams{{K: "tag", V: c.remoteTag}}
+	}
+	req.AppendHeader(to)
+	callID := sip.CallIDHeader(c.ID)
+	req.AppendHeader(&callID)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: c.cseq, MethodName: method})
+	c.mu.Unlock()
+	maxFwd := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&maxFwd)
+	if method == sip.INVITE {
+		req.AppendHeader(c.p.contactHeader())
+	}
+	req.SetBody(body)
+	c.p.prepare(req)
+	return req
+}
+
+// Cancel cancels an outgoing call that has not been answered (RFC 3261
+// §9.1) and returns the answer to the CANCEL.
+func (c *Call) Cancel(ctx context.Context) (*sip.Response, error) {
+	c.mu.Lock()
+	inv := c.invite
+	c.mu.Unlock()
+	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
+	req.AppendHeader(inv.Via().Clone())
+	req.AppendHeader(&sip.FromHeader{Address: inv.From().Address, Params: inv.From().Params.Clone()})
+	req.AppendHeader(&sip.ToHeader{Address: inv.To().Address, Params: inv.To().Params.Clone()})
+	callID := sip.CallIDHeader(c.ID)
+	req.AppendHeader(&callID)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	maxFwd := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&maxFwd)
+	req.SetBody(nil)
+	req.SetTransport(c.p.transport)
+	req.SetDestination(c.p.cfg.Server)
+	req.Laddr = inv.Laddr
+	return c.p.client.Do(ctx, req, asIs)
+}
+
+// Bye hangs up an answered call and returns the answer to the BYE.
+func (c *Call) Bye(ctx context.Context) (*sip.Response, error) {
+	res, err := c.p.client.Do(ctx, c.request(sip.BYE, nil), asIs)
+	c.end("bye-local")
+	return res, err
+}
+
+// SendInfoDTMF sends digit as SIP INFO (application/dtmf-relay).
+func (c *Call) SendInfoDTMF(ctx context.Context, digit byte) (*sip.Response, error) {
+	req := c.request(sip.INFO, []byte("Signal="+string(rune(digit))+"\r\nDuration=160\r\n"))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+	return c.p.client.Do(ctx, req, asIs)
+}
+
+// Hold puts the call on hold (re-INVITE with a=sendonly) or takes it off
+// (a=sendrecv), acknowledges the answer and returns it.
+func (c *Call) Hold(ctx context.Context, hold bool) (*sip.Response, error) {
+	dir := media.SendRecv
+	if hold {
+		dir = media.SendOnly
+	}
+	req := c.request(sip.INVITE, c.sdp(nil, dir))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	res, err := c.p.client.Do(ctx, req, asIs)
+	if err != nil {
+		return nil, err
+	}
+	if res.IsSuccess() {
+		c.applyRemote(res.Body())
+		ack := c.request(sip.ACK, nil)
+		ack.CSeq().SeqNo = req.CSeq().SeqNo
+		c.p.client.WriteRequest(ack, asIs)
+	}
+	return res, nil
+}
+
+// Incoming delivers the calls the PBX sends to the phone. Each waits for
+// Ring, Answer or Reject (or the caller's CANCEL); one nobody takes in
+// 2 minutes is answered 480.
+func (p *Phone) Incoming() <-chan *Call { return p.incoming }
+
+// WaitIncoming returns the next incoming call, failing the test after
+// timeout.
+func (p *Phone) WaitIncoming(t testing.TB, timeout time.Duration) *Call {
+	t.Helper()
+	select {
+	case c := <-p.incoming:
+		return c
+	case <-time.After(timeout):
+		t.Fatalf("phone %s: no incoming call within %v", p.cfg.User, timeout)
+		return nil
+	}
+}
+
+// onInvite takes an INVITE: a new incoming call, or a re-INVITE in one.
+func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	p.deliver(req)
+	if p.muted.Load() {
+		return
+	}
+	if tagOf(req.To().Params) != "" {
+		v, ok := p.calls.Load(req.CallID().Value())
+		if !ok {
+			tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+			return
+		}
+		c := v.(*Call)
+		c.inDialog(req)
+		o, err := c.applyRemote(req.Body())
+		if err != nil {
+			tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil))
+			return
+		}
+		res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", c.sdp(&o, o.Direction.Reverse()))
+		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		res.AppendHeader(p.contactHeader())
+		tx.Respond(res)
+		return
+	}
+	c, err := p.newCall(false, req.CallID().Value(), CallOptions{})
+	if err != nil {
+		tx.Respond(sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Server Internal Error", nil))
+		return
+	}
+	c.invite, c.tx = req, tx
+	c.localTag = sip.GenerateTagN(16)
+	c.remoteTag = tagOf(req.From().Params)
+	c.localURI, c.remoteURI = req.To().Address, req.From().Address
+	c.target = req.From().Address
+	if ct := req.Contact(); ct != nil {
+		c.target = ct.Address
+	}
+	c.cseq = mrand.Uint32N(1 << 20)
+	if len(req.Body()) > 0 {
+		if _, err := c.applyRemote(req.Body()); err != nil {
+			tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil))
+			c.close()
+			return
+		}
+	}
+	p.calls.Store(c.ID, c)
+	tx.OnCancel(func(*sip.Request) {
+		c.canOnce.Do(func() { close(c.cancelled) })
+		c.end("cancelled")
+	})
+	select {
+	case p.incoming <- c:
+	default:
+		c.Reject(sip.StatusBusyHere)
+		return
+	}
+	select {
+	case <-c.decided:
+	case <-c.cancelled:
+	case <-tx.Done():
+	case <-time.After(2 * time.Minute):
+		c.Reject(sip.StatusTemporarilyUnavailable)
+	}
+}
+
+// SetOptions sets the media options of an incoming call before Answer.
+func (c *Call) SetOptions(opts CallOptions) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opts = opts
+	if opts.NoTelephoneEvent {
+		c.dtmfPT = 0
+	}
+	if len(opts.Codecs) > 0 && !slices.Contains(opts.Codecs, c.codec) {
+		c.codec = opts.Codecs[0]
+	}
+}
+
+func (c *Call) response(code int, reason string, body []byte) *sip.Response {
+	c.mu.Lock()
+	req := c.invite
+	tag := c.localTag
+	c.mu.Unlock()
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if code > 100 {
+		res.To().Params.Add("tag", tag)
+	}
+	if code > 100 && code < 300 {
+		res.AppendHeader(c.p.contactHeader())
+	}
+	if body != nil {
+		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		res.SetBody(body)
+	}
+	return res
+}
+
+// offer returns the far end's offer in the INVITE, if any.
+func (c *Call) offer() (media.Offer, bool) {
+	body := c.Invite().Body()
+	if len(body) == 0 {
+		return media.Offer{}, false
+	}
+	o, err := media.ParseOffer(body)
+	return o, err == nil
+}
+
+// Ring answers an incoming call 180 Ringing, or with early media 183 with
+// the phone's SDP.
+func (c *Call) Ring(early bool) error {
+	if early {
+		if o, ok := c.offer(); ok {
+			return c.tx.Respond(c.response(sip.StatusSessionInProgress, "Session Progress", c.sdp(&o, o.Direction.Reverse())))
+		}
+	}
+	return c.tx.Respond(c.response(sip.StatusRinging, "Ringing", nil))
+}
+
+// Answer answers an incoming call 200 OK with the phone's SDP and waits a
+// few seconds for the ACK.
+func (c *Call) Answer() error {
+	var body []byte
+	if o, ok := c.offer(); ok {
+		codec, err := media.ChooseCodec(o, c.opts.codecs())
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.codec = codec
+		c.mu.Unlock()
+		body = c.sdp(&o, o.Direction.Reverse())
+	} else {
+		body = c.sdp(nil, media.SendRecv)
+	}
+	err := c.tx.Respond(c.response(sip.StatusOK, "OK", body))
+	c.decOnce.Do(func() { close(c.decided) })
+	if err != nil {
+		return err
+	}
+	select {
+	case <-c.acked:
+		return nil
+	case <-c.tx.Acks():
+		return nil
+	case <-time.After(5 * time.Second):
+		return errors.New("phone: no ACK for the 200 OK")
+	}
+}
+
+// Reject answers an incoming call with a failure status and extra
+// headers (a 407 challenge, for a phone playing a trunk provider).
+func (c *Call) Reject(code int, headers ...sip.Header) error {
+	res := c.response(code, reasonFor(code), nil)
+	for _, h := range headers {
+		res.AppendHeader(h)
+	}
+	err := c.tx.Respond(res)
+	c.decOnce.Do(func() { close(c.decided) })
+	c.end(fmt.Sprintf("rejected %d", code))
+	return err
+}
+
+// Cancelled is closed when the caller cancelled the incoming call.
+func (c *Call) Cancelled() <-chan struct{} { return c.cancelled }
+
+func reasonFor(code int) string {
+	switch code {
+	case 401:
+		return "Unauthorized"
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "Not Found"
+	case 407:
+		return "Proxy Authentication Required"
+	case 480:
+		return "Temporarily Unavailable"
+	case 486:
+		return "Busy Here"
+	case 503:
+		return "Service Unavailable"
+	case 603:
+		return "Decline"
+	}
+	return "Failed"
+}
+
+// inDialog records a request the far end sent in the call.
+func (c *Call) inDialog(req *sip.Request) {
+	select {
+	case c.requests <- req:
+	default:
+	}
+}
+
+// onInDialog answers BYE, INFO and UPDATE in a call's dialog.
+func (p *Phone) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	p.deliver(req)
+	if p.muted.Load() {
+		return
+	}
+	v, ok := p.calls.Load(req.CallID().Value())
+	if !ok {
+		tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	c := v.(*Call)
+	c.inDialog(req)
+	tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+	switch req.Method {
+	case sip.BYE:
+		c.end("bye-remote")
+	case sip.INFO:
+		body := string(req.Body())
+		for line := range strings.SplitSeq(body, "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && strings.EqualFold(strings.TrimSpace(k), "signal") {
+				c.mu.Lock()
+				c.infoDigits += strings.TrimSpace(v)
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+// onAck takes the ACK of a 2xx the phone sent.
+func (p *Phone) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	p.deliver(req)
+	v, ok := p.calls.Load(req.CallID().Value())
+	if !ok {
+		return
+	}
+	c := v.(*Call)
+	if len(req.Body()) > 0 {
+		c.applyRemote(req.Body())
+	}
+	c.ackOnce.Do(func() { close(c.acked) })
+}
+
+// SSRC returns the SSRC of the RTP the call sends.
+func (c *Call) SSRC() uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ssrc
 }

@@ -604,21 +604,22 @@ func (b *bulkArgs) add(v any) string {
 
 // importRowsPerInsert is how many users one INSERT of importBatch adds (19
 // parameters each; SQLite allows 32766 per statement, PostgreSQL 65535).
-const importRowsPerInsert = 100
+const importRowsPerInsert = 250
 
 // importBatch inserts, with a few statements for the whole batch instead of
 // about ten per row, the rows of users (indexes in rows, company and
-// department set) that these checks show will succeed:
-//   - resolveUserRefs passes, asked once per distinct company, role and
-//     department (once per row for a row with an extension, whose check
-//     depends on it);
-//   - the company's user quota has room, counted once per company;
-//   - the username, and the extension if any, is neither taken nor used by an
-//     earlier row of the batch.
+// department set) that pass the checks insertUser makes, made here once for
+// the batch:
+//   - resolveUserRefs, asked once per distinct company, role and department
+//     (once per row for a row with an extension, whose check depends on it);
+//   - the company's user quota, counted once per company;
+//   - unique usernames and extensions: the INSERT skips a row that collides
+//     with a user (ON CONFLICT DO NOTHING), and an earlier row of the batch
+//     with the same username keeps it.
 //
 // It returns the other rows, in order, for insertUser to save or to refuse
-// with their error. If the insert fails all the same (a name taken meanwhile)
-// it is rolled back to its savepoint and every row is returned.
+// with their error. If the insert fails all the same, it is rolled back to its
+// savepoint and every row is returned.
 func (db *DB) importBatch(ctx context.Context, tx *sql.Tx, actor *sb.Actor, users []*sb.User, hashes []string, rows []int) (rest []int, err error) {
 	type refKey struct {
 		tenant, roleID, dept int64
@@ -629,7 +630,9 @@ func (db *DB) importBatch(ctx context.Context, tx *sql.Tx, actor *sb.Actor, user
 		ok             bool
 	}
 	refs := map[refKey]ref{}
-	var fast []int
+	room := map[int64]int{} // users each company may still add; -1: no limit
+	names := map[string]bool{}
+	var batch []int
 	for _, i := range rows {
 		u := users[i]
 		k := refKey{u.TenantID, u.RoleID, u.DepartmentID, u.Role, u.Extension}
@@ -642,66 +645,34 @@ func (db *DB) importBatch(ctx context.Context, tx *sql.Tx, actor *sb.Actor, user
 			r.tenant, r.roleID = probe.TenantID, probe.RoleID
 			refs[k] = r
 		}
-		if !r.ok {
+		if !r.ok || names[u.Username] {
 			rest = append(rest, i) // insertUser reports why
 			continue
 		}
-		u.TenantID, u.RoleID = r.tenant, r.roleID
-		fast = append(fast, i)
-	}
-
-	// Quota, as insertUser counts it: lock the company's row, then count.
-	room := map[int64]int{} // -1: no limit
-	for _, i := range fast {
-		t := users[i].TenantID
-		if _, ok := room[t]; ok {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE tenants SET version = version WHERE id = $1", t); err != nil {
-			return nil, fmt.Errorf("lock company %d: %w", t, err)
-		}
-		var quota, used int
-		if err := tx.QueryRowContext(ctx, "SELECT quota_users FROM tenants WHERE id = $1", t).Scan(&quota); err != nil {
-			return nil, fmt.Errorf("read user quota: %w", err)
-		}
-		room[t] = -1
-		if quota > 0 {
-			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE tenant_id = $1", t).Scan(&used); err != nil {
-				return nil, fmt.Errorf("count users: %w", err)
+		if _, ok := room[r.tenant]; !ok {
+			if room[r.tenant], err = db.importRoom(ctx, tx, r.tenant); err != nil {
+				return nil, err
 			}
-			room[t] = max(quota-used, 0)
 		}
-	}
-
-	// Names taken already, by users or by earlier rows.
-	taken, err := importTaken(ctx, tx, users, fast)
-	if err != nil {
-		return nil, err
-	}
-	var batch []int
-	for _, i := range fast {
-		u := users[i]
-		if taken[" "+u.Username] || (u.Extension != "" && taken["#"+u.Extension]) || room[u.TenantID] == 0 {
+		if room[r.tenant] == 0 {
 			rest = append(rest, i)
 			continue
 		}
-		taken[" "+u.Username] = true
-		if u.Extension != "" {
-			taken["#"+u.Extension] = true
+		if room[r.tenant] > 0 {
+			room[r.tenant]--
 		}
-		if room[u.TenantID] > 0 {
-			room[u.TenantID]--
-		}
+		u.TenantID, u.RoleID = r.tenant, r.roleID
+		names[u.Username] = true
 		batch = append(batch, i)
 	}
 	if len(batch) == 0 {
 		return rest, nil
 	}
-
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT import_batch"); err != nil {
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}
-	if err := db.insertUsers(ctx, tx, actor, users, hashes, batch); err != nil {
+	skipped, err := db.insertUsers(ctx, tx, actor, users, hashes, batch)
+	if err != nil {
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT import_batch"); rerr != nil {
 			return nil, fmt.Errorf("rollback to savepoint: %w", rerr)
 		}
@@ -713,8 +684,28 @@ func (db *DB) importBatch(ctx context.Context, tx *sql.Tx, actor *sb.Actor, user
 	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT import_batch"); err != nil {
 		return nil, fmt.Errorf("release savepoint: %w", err)
 	}
+	rest = append(rest, skipped...)
 	slices.Sort(rest)
 	return rest, nil
+}
+
+// importRoom locks company tenant's row and returns how many users it may
+// still add, -1 for no limit: insertUser's quota check, once for a batch.
+func (db *DB) importRoom(ctx context.Context, tx *sql.Tx, tenant int64) (int, error) {
+	if _, err := tx.ExecContext(ctx, "UPDATE tenants SET version = version WHERE id = $1", tenant); err != nil {
+		return 0, fmt.Errorf("lock company %d: %w", tenant, err)
+	}
+	var quota, used int
+	if err := tx.QueryRowContext(ctx, "SELECT quota_users FROM tenants WHERE id = $1", tenant).Scan(&quota); err != nil {
+		return 0, fmt.Errorf("read user quota: %w", err)
+	}
+	if quota == 0 {
+		return -1, nil
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE tenant_id = $1", tenant).Scan(&used); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return max(quota-used, 0), nil
 }
 
 // importRefs runs resolveUserRefs for u behind a savepoint, so that a failed
@@ -735,55 +726,11 @@ func (db *DB) importRefs(ctx context.Context, tx *sql.Tx, actor *sb.Actor, u *sb
 	return refErr == nil, nil
 }
 
-// importTaken returns the usernames (" name") and extensions ("#number") of
-// the rows of users that other users have already.
-func importTaken(ctx context.Context, tx *sql.Tx, users []*sb.User, rows []int) (map[string]bool, error) {
-	taken := map[string]bool{}
-	for lo := 0; lo < len(rows); lo += importRowsPerInsert {
-		chunk := rows[lo:min(lo+importRowsPerInsert, len(rows))]
-		var names, exts args
-		var nph, eph []string
-		for _, i := range chunk {
-			nph = append(nph, names.add(users[i].Username))
-			if users[i].Extension != "" {
-				eph = append(eph, exts.add(users[i].Extension))
-			}
-		}
-		for _, q := range []struct {
-			sql, prefix string
-			a           args
-		}{
-			{"SELECT username FROM users WHERE username IN (" + strings.Join(nph, ",") + ")", " ", names},
-			{"SELECT extension FROM users WHERE extension IN (" + strings.Join(eph, ",") + ")", "#", exts},
-		} {
-			if len(q.a) == 0 {
-				continue
-			}
-			rs, err := tx.QueryContext(ctx, q.sql, q.a...)
-			if err != nil {
-				return nil, fmt.Errorf("find taken names: %w", err)
-			}
-			for rs.Next() {
-				var v string
-				if err := rs.Scan(&v); err != nil {
-					rs.Close()
-					return nil, fmt.Errorf("scan taken name: %w", err)
-				}
-				taken[q.prefix+v] = true
-			}
-			rs.Close()
-			if err := rs.Err(); err != nil {
-				return nil, fmt.Errorf("find taken names: %w", err)
-			}
-		}
-	}
-	return taken, nil
-}
-
-// insertUsers inserts the rows of users (indexes in rows), checked already,
-// importRowsPerInsert per statement, with one audit entry each as insertUser
-// writes it.
-func (db *DB) insertUsers(ctx context.Context, tx *sql.Tx, actor *sb.Actor, users []*sb.User, hashes []string, rows []int) error {
+// insertUsers inserts the rows of users (indexes in rows, checked already,
+// usernames distinct), importRowsPerInsert per statement, with one audit entry
+// each as insertUser writes it. It skips, and returns, the rows whose
+// username or extension another user has.
+func (db *DB) insertUsers(ctx context.Context, tx *sql.Tx, actor *sb.Actor, users []*sb.User, hashes []string, rows []int) (skipped []int, err error) {
 	now := db.now()
 	perTenant := map[int64]int{}
 	for lo := 0; lo < len(rows); lo += importRowsPerInsert {
@@ -800,17 +747,18 @@ func (db *DB) insertUsers(ctx context.Context, tx *sql.Tx, actor *sb.Actor, user
 			}
 			values[j] = "(" + strings.Join(ph, ", ") + ")"
 			byName[u.Username] = u
+			u.ID = 0
 		}
-		rs, err := tx.QueryContext(ctx, "INSERT INTO users ("+userInsertCols+") VALUES "+strings.Join(values, ", ")+" RETURNING id, username", a.args...)
+		rs, err := tx.QueryContext(ctx, "INSERT INTO users ("+userInsertCols+") VALUES "+strings.Join(values, ", ")+" ON CONFLICT DO NOTHING RETURNING id, username", a.args...)
 		if err != nil {
-			return fmt.Errorf("save users: %w", err)
+			return nil, fmt.Errorf("save users: %w", err)
 		}
 		for rs.Next() {
 			var id int64
 			var name string
 			if err := rs.Scan(&id, &name); err != nil {
 				rs.Close()
-				return fmt.Errorf("scan user id: %w", err)
+				return nil, fmt.Errorf("scan user id: %w", err)
 			}
 			if u := byName[name]; u != nil {
 				u.ID = id
@@ -818,31 +766,36 @@ func (db *DB) insertUsers(ctx context.Context, tx *sql.Tx, actor *sb.Actor, user
 		}
 		rs.Close()
 		if err := rs.Err(); err != nil {
-			return fmt.Errorf("save users: %w", err)
+			return nil, fmt.Errorf("save users: %w", err)
 		}
 
 		aa := bulkArgs{d: db.dialect}
-		for j, i := range chunk {
+		values = values[:0]
+		for _, i := range chunk {
 			u := users[i]
 			if u.ID == 0 {
-				return fmt.Errorf("save users: no ID returned for %q", u.Username)
+				skipped = append(skipped, i)
+				continue
 			}
 			u.CreatedAt, u.Version = now.Truncate(time.Second), 1
 			ph := make([]string, 0, 8)
 			for _, v := range []any{u.TenantID, unix(now), actor.Label(), "create", "user", u.ID, u.Username, actor.SourceIP} {
 				ph = append(ph, aa.add(v))
 			}
-			values[j] = "(" + strings.Join(ph, ", ") + ")"
+			values = append(values, "("+strings.Join(ph, ", ")+")")
 			perTenant[u.TenantID]++
 		}
+		if len(values) == 0 {
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO audit_log (tenant_id, at, actor, action, object, object_id, detail, source_ip) VALUES "+strings.Join(values, ", "), aa.args...); err != nil {
-			return fmt.Errorf("write audit entries: %w", err)
+			return nil, fmt.Errorf("write audit entries: %w", err)
 		}
 	}
 	for t, n := range perTenant {
 		if err := countAudit(ctx, tx, t, n); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return skipped, nil
 }

@@ -84,7 +84,7 @@ func TestFirstPassword(t *testing.T) {
 		t.Fatalf("bootstrap: %v %v", created, err)
 	}
 	a := newApp(t, db)
-	c := a.login("admin", pw)
+	c := a.login("admin", pw).english() // the refusal below is looked for in English
 	resp := c.get("/users")
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/password?first=1" {
 		t.Fatalf("first page: %d %s, want redirect to the password page", resp.StatusCode, resp.Header.Get("Location"))
@@ -345,7 +345,8 @@ func TestExportImport(t *testing.T) {
 			}
 		})
 		t.Run("a broken CSV imports nothing and says where", func(t *testing.T) {
-			resp := web.upload("/users/import", "file", "bad.csv", []byte("用户名,中文名,角色组,部门\n\"unterminated,x,agent,默认部门\nok2,x,agent,默认部门\n"))
+			en := a.login(co.Admin.Username, sbtest.Password).english() // the message is looked for in English
+			resp := en.upload("/users/import", "file", "bad.csv", []byte("用户名,中文名,角色组,部门\n\"unterminated,x,agent,默认部门\nok2,x,agent,默认部门\n"))
 			text := body(resp)
 			if resp.StatusCode != 400 || !strings.Contains(text, "Line") {
 				t.Errorf("broken CSV: %d %s", resp.StatusCode, text)

@@ -312,6 +312,13 @@ func mount[T any](s *Server, mux *http.ServeMux, res *resource[T]) {
 	if res.API != "" {
 		api = "/api/v1/" + res.API
 	}
+	doc := apiDoc{Path: api, Title: res.Title, Delete: res.Delete != nil, Import: res.Import != nil}
+	for _, c := range res.Columns {
+		if c.Filter || c.Sort {
+			doc.Fields = append(doc.Fields, c.Key)
+		}
+	}
+	s.docs = append(s.docs, doc)
 	mux.HandleFunc("GET "+base, s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.serveList(s, w, r, "list.html") }))
 	mux.HandleFunc("GET "+base+"/rows", s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.serveList(s, w, r, "list_table.html") }))
 	mux.HandleFunc("POST "+base+"/columns", s.page(res.Perm, func(w http.ResponseWriter, r *http.Request) { res.saveColumns(s, w, r) }))

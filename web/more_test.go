@@ -15,6 +15,7 @@ import (
 	sb "switchboard"
 	"switchboard/sbtest"
 	"switchboard/store"
+	"switchboard/web"
 )
 
 func pngOf(w, h int) []byte {
@@ -84,7 +85,8 @@ func TestUserFormAndUploads(t *testing.T) {
 		}
 		f["username"] = "other"
 		f["notes"] = strings.Repeat("长", 501)
-		resp := web.multipartForm("/users", f, "", "", nil)
+		en := a.login(co.Admin.Username, sbtest.Password).english() // the wanted message is English
+		resp := en.multipartForm("/users", f, "", "", nil)
 		text := body(resp)
 		if resp.StatusCode != 422 || !strings.Contains(text, "At most 500 characters") {
 			t.Errorf("status %d: %.400s", resp.StatusCode, text)
@@ -198,4 +200,60 @@ func TestRoleAndSettingsForms(t *testing.T) {
 			t.Errorf("settings = %+v", got)
 		}
 	})
+}
+
+func TestOpenAPI(t *testing.T) {
+	a := newApp(t, sbtest.NewStore(t))
+	var doc struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	decode(t, (&client{a: a, http: &http.Client{}}).get("/api/v1/openapi.json"), 200, &doc)
+	for _, p := range []string{"/api/v1/users", "/api/v1/users/{id}", "/api/v1/users/export", "/api/v1/users/import", "/api/v1/cdrs", "/api/v1/auth/login", "/api/v1/tenants"} {
+		if doc.Paths[p] == nil {
+			t.Errorf("openapi.json lacks %s", p)
+		}
+	}
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi = %q", doc.OpenAPI)
+	}
+}
+
+type fakeBans struct{ list []web.Ban }
+
+func (f *fakeBans) Bans() []web.Ban { return f.list }
+func (f *fakeBans) Lift(ip string) bool {
+	for i, b := range f.list {
+		if b.IP == ip {
+			f.list = append(f.list[:i], f.list[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+func TestSIPBanList(t *testing.T) {
+	db := sbtest.NewStore(t)
+	a := newApp(t, db)
+	bans := &fakeBans{list: []web.Ban{{IP: "203.0.113.9", Banned: "203.0.113.9/32", Failures: 12}}}
+	a.server.Bans = bans
+	api := a.apiLogin("admin", sbtest.Password)
+	var p struct{ Total int }
+	decode(t, api.get("/api/v1/sip/bans"), 200, &p)
+	if p.Total != 1 {
+		t.Fatalf("bans listed: %d", p.Total)
+	}
+	if resp := api.do("DELETE", "/api/v1/sip/bans/203.0.113.9", "", nil); resp.StatusCode != 204 {
+		t.Fatalf("lift: %d", resp.StatusCode)
+	}
+	if len(bans.list) != 0 {
+		t.Errorf("ban not lifted")
+	}
+	apiErr(t, api.do("DELETE", "/api/v1/sip/bans/203.0.113.9", "", nil), 404)
+	audit, _ := db.ListAudit(ctx(), a.sys, sb.ListQuery{Page: 1, PageSize: 10, Filter: []sb.Condition{{Field: "action", Op: sb.OpEq, Value: "lift_ban"}}})
+	if audit.Total != 1 {
+		t.Errorf("lifting a ban is not audited")
+	}
+	co := a.company("banco")
+	apiErr(t, a.apiLogin(co.Agent.Username, sbtest.Password).get("/api/v1/sip/bans"), 403)
 }

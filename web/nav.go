@@ -41,6 +41,7 @@ var pageRoutes = map[string]string{
 	"calls.records":   "/cdrs",
 	"calls.live":      "/live",
 	"system.status":   "/status",
+	"system.bans":     "/bans",
 	"calls.extract":   "/extract",
 }
 

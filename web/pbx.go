@@ -50,32 +50,36 @@ type pbxBarData struct{ PBX *pbxBar }
 
 func (s *Server) pbxBarFor(r *http.Request, a *sb.Actor, full bool) *pbxBar {
 	b := &pbxBar{CanApply: a.Can("pbx.apply"), Full: full}
+	l := s.cats.localizer(pickLanguage(r))
 	st, err := s.DB.PBXState(r.Context())
 	if err != nil {
 		s.Log.Error("pbx state", "err", err)
-		b.Error = sb.ErrorMessageOf(err)
+		b.Error = l.Err(err)
 		return b
 	}
 	b.State, b.Pending = st, st.Pending()
 	if full {
 		if p, ok := s.PBX.(interface{ Problems() error }); ok && p.Problems() != nil {
-			b.Problems = problemList(p.Problems())
+			b.Problems = problemList(l, p.Problems())
 		}
 	}
 	return b
 }
 
-// problemList returns every problem of err as a sentence.
-func problemList(err error) []string {
+// problemList returns every problem of err as a sentence in l's language.
+func problemList(l Localizer, err error) []string {
 	var es sb.Errors
 	if errors.As(err, &es) {
 		out := make([]string, len(es))
 		for i, e := range es {
-			out[i] = e.Error()
+			out[i] = l.Msg(e)
+			if e.Field != "" {
+				out[i] = e.Field + ": " + out[i]
+			}
 		}
 		return out
 	}
-	return []string{sb.ErrorMessageOf(err)}
+	return []string{l.Err(err)}
 }
 
 // applyPBX runs an apply through the call engine.
@@ -117,7 +121,7 @@ func (s *Server) routesPBX(mux *http.ServeMux) {
 		b := s.pbxBarFor(r, a, r.FormValue("full") != "")
 		status := http.StatusOK
 		if err != nil {
-			b.Problems, status = problemList(err), http.StatusConflict
+			b.Problems, status = problemList(s.cats.localizer(pickLanguage(r)), err), http.StatusConflict
 		} else {
 			b.Applied, b.Problems = true, nil
 		}
@@ -152,7 +156,7 @@ func (s *Server) apiPBXState(w http.ResponseWriter, r *http.Request) {
 	}
 	problems := []string{}
 	if p, ok := s.PBX.(interface{ Problems() error }); ok && p.Problems() != nil {
-		problems = problemList(p.Problems())
+		problems = problemList(s.cats.localizer(pickLanguage(r)), p.Problems())
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Pending bool `json:"pending"`

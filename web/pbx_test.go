@@ -51,8 +51,8 @@ func (c *client) create(path string, v any) obj {
 
 // pbxFixture is one company's PBX: what the tests of this file start from.
 type pbxFixture struct {
-	co                              *sbtest.Company
-	api                             *client
+	co                               *sbtest.Company
+	api                              *client
 	ext, trunk, out, in, group, dial obj
 }
 
@@ -328,7 +328,7 @@ func TestPBXBatchAddAndQuota(t *testing.T) {
 		}
 		// The form: errors by field, then the passwords of the range added.
 		resp := web.form("/extensions/batch", url.Values{"from": {"0830"}, "to": {"0829"}, "password_mode": {"generated"}, "group": {"1"}, "permission_group": {"default"}, "recording": {"1"}})
-		if b := body(resp); resp.StatusCode != 422 || !strings.Contains(b, "smaller than the first number") {
+		if b := body(resp); resp.StatusCode != 422 || !strings.Contains(b, "分机号码结束 0829 小于分机号码开始 0830") {
 			t.Errorf("reversed range: %d %.300s", resp.StatusCode, b)
 		}
 		resp = web.form("/extensions/batch", url.Values{"from": {"0830"}, "to": {"0831"}, "password_mode": {"given"}, "password": {"form-pass-1"}, "group": {"1"}, "permission_group": {"default"}, "recording": {"1"}})
@@ -340,7 +340,7 @@ func TestPBXBatchAddAndQuota(t *testing.T) {
 			t.Errorf("the last extension of the quota: %d %.300s", resp.StatusCode, body(resp))
 		}
 		resp = web.form("/extensions", url.Values{"number": {"0841"}, "group": {"1"}, "permission_group": {"default"}, "recording": {"1"}})
-		if b := body(resp); resp.StatusCode != 422 || !strings.Contains(b, "Extensions allowed: 10, added: 10, remaining: 0; 1 more cannot be added.") {
+		if b := body(resp); resp.StatusCode != 422 || !strings.Contains(b, "允许 10 个，已添加 10 个，剩余 0 个，无法再添加 1 个") {
 			t.Errorf("one beyond the quota: %d %.300s", resp.StatusCode, b)
 		}
 	})
@@ -423,7 +423,7 @@ func TestPBXPasswords(t *testing.T) {
 			if strings.HasPrefix(p, "/api/") {
 				c = f.api
 			}
-			if b := body(c.get(p)); !strings.Contains(b, "Secret-8001") || !strings.Contains(b, "分机密码") {
+			if b := body(c.get(p)); !strings.Contains(b, "Secret-8001") || !strings.Contains(b, "分机密码") && !strings.Contains(b, "SIP password") {
 				t.Errorf("admin's 全部导出 %s lacks the password: %.300s", p, b)
 			}
 		}
@@ -435,4 +435,394 @@ func TestPBXPasswords(t *testing.T) {
 			t.Errorf("reveals audited: %d (%v), want 4", audit.Total, err)
 		}
 	})
+}
+
+func TestPBXTenantIsolation(t *testing.T) {
+	sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
+		a, _ := newPBXApp(t, db)
+		fa := newPBXFixture(t, a, "isoA", "8001")
+		fb := newPBXFixture(t, a, "isoB", "8101")
+		c := fa.api
+		web := a.login(fa.co.Admin.Username, sbtest.Password)
+		for _, r := range []struct {
+			api, page string
+			id        int64
+			patch     obj
+			form      url.Values // a valid form: only the company is wrong
+		}{
+			{"/api/v1/extensions", "/extensions", fb.ext.id(), obj{"name": "stolen"},
+				url.Values{"number": {"8101"}, "password": {"Stolen-1"}, "group": {"1"}, "permission_group": {"default"}}},
+			{"/api/v1/trunks", "/trunks", fb.trunk.id(), obj{"name": "stolen"},
+				url.Values{"name": {"stolen"}, "type": {"peer"}, "host": {"10.9.9.9"}, "port": {"5060"}, "max_channels": {"1"}, "dtmf_mode": {"rfc2833"}, "codecs": {"alaw"}}},
+			{"/api/v1/outbound-routes", "/routes/outbound", fb.out.id(), obj{"name": "stolen"},
+				url.Values{"name": {"stolen"}, "patterns": {"X."}, "trunk1": {fmt.Sprint(fa.trunk.id())}}},
+			{"/api/v1/inbound-routes", "/routes/inbound", fb.in.id(), obj{"name": "stolen"},
+				url.Values{"name": {"stolen"}, "destination_type": {"hangup"}}},
+			{"/api/v1/permission-groups", "/permissions", fb.group.id(), obj{"name": "stolen"}, url.Values{"name": {"stolen"}}},
+			{"/api/v1/speed-dials", "/speed-dials", fb.dial.id(), obj{"number": "110"}, url.Values{"code": {"5"}, "number": {"110"}}},
+		} {
+			p := fmt.Sprintf("%s/%d", r.api, r.id)
+			apiErr(t, c.get(p), 404)
+			apiErr(t, c.json("PATCH", p, r.patch), 404)
+			apiErr(t, c.json("PUT", p, r.patch), 404)
+			apiErr(t, c.do("DELETE", p, "", nil), 404)
+			for _, wp := range []string{fmt.Sprintf("%s/%d/edit", r.page, r.id)} {
+				if resp := web.get(wp); resp.StatusCode != 404 {
+					t.Errorf("GET %s: %d, want 404", wp, resp.StatusCode)
+				}
+			}
+			resp := web.form(fmt.Sprintf("%s/%d", r.page, r.id), r.form)
+			if resp.StatusCode != 404 {
+				t.Errorf("POST %s/%d: %d, want 404", r.page, r.id, resp.StatusCode)
+			}
+			resp.Body.Close()
+			resp = web.form(r.page+"/delete", url.Values{"ids": {fmt.Sprint(r.id)}})
+			if resp.StatusCode != 404 {
+				t.Errorf("POST %s/delete of B's row: %d, want 404", r.page, resp.StatusCode)
+			}
+			resp.Body.Close()
+			// Nor do B's rows show in A's lists and exports.
+			var page struct{ Total int }
+			decode(t, c.get(r.api+"?ids="+fmt.Sprint(r.id)), 200, &page)
+			if page.Total != 0 {
+				t.Errorf("%s lists B's row", r.api)
+			}
+		}
+		apiErr(t, c.get(fmt.Sprintf("/api/v1/extensions/%d/password", fb.ext.id())), 404)
+		if resp := web.get(fmt.Sprintf("/extensions/%d/password", fb.ext.id())); resp.StatusCode != 404 {
+			t.Errorf("reveal B's password: %d", resp.StatusCode)
+		}
+		apiErr(t, c.json("POST", fmt.Sprintf("/api/v1/outbound-routes/%d/move", fb.out.id()), obj{"up": true}), 404)
+		if resp := web.form(fmt.Sprintf("/routes/outbound/%d/up", fb.out.id()), nil); resp.StatusCode != 404 {
+			t.Errorf("move B's route: %d", resp.StatusCode)
+		}
+		if b := body(web.get("/extensions/export-all?format=csv")); strings.Contains(b, "8101") || strings.Contains(b, "Secret-8101") {
+			t.Error("全部导出 includes company B")
+		}
+		// References to B's rows are refused too.
+		_, msg := apiErr(t, c.json("POST", "/api/v1/outbound-routes", obj{"name": "x", "patterns": []string{"X."}, "trunks": []int64{fb.trunk.id()}}), 400)
+		if !strings.Contains(msg, "does not exist in the company") {
+			t.Errorf("route to B's trunk: %q", msg)
+		}
+		_, msg = apiErr(t, c.json("POST", "/api/v1/inbound-routes", obj{"name": "x", "did": "1", "destination_type": "extension", "destination": "8101"}), 400)
+		if !strings.Contains(msg, "does not exist in the company") {
+			t.Errorf("inbound route to B's extension: %q", msg)
+		}
+		// A user of company A cannot be bound to B's extension.
+		_, msg = apiErr(t, c.json("POST", "/api/v1/users", obj{"username": "binder", "display_name": "b", "password": sbtest.Password, "role": "agent",
+			"department_id": fa.co.Department, "extension": "8101"}), 400)
+		if !strings.Contains(msg, "Extension 8101 does not exist in this company.") {
+			t.Errorf("user bound to B's extension: %q", msg)
+		}
+		c.create("/api/v1/users", obj{"username": "binder", "display_name": "b", "password": sbtest.Password, "role": "agent", "department_id": fa.co.Department, "extension": "8001"})
+	})
+}
+
+func TestPBXApply(t *testing.T) {
+	sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
+		a, cfg := newPBXApp(t, db)
+		f := newPBXFixture(t, a, "apply", "8001")
+		web := a.login(f.co.Admin.Username, sbtest.Password)
+		type state struct {
+			Pending                       bool
+			ConfigVersion, AppliedVersion int64  `json:"-"`
+			Config                        int64  `json:"config_version"`
+			Applied                       int64  `json:"applied_version"`
+			AppliedBy                     string `json:"applied_by"`
+			Problems                      []string
+		}
+		var st state
+		decode(t, f.api.get("/api/v1/pbx/pending"), 200, &st)
+		if !st.Pending || st.Config <= st.Applied {
+			t.Fatalf("after edits: %+v", st)
+		}
+		if _, ok := cfg.Snapshot().Extension("8001"); ok {
+			t.Error("8001 is in force before any apply")
+		}
+		decode(t, f.api.json("POST", "/api/v1/pbx/apply", nil), 200, &st)
+		if st.Pending || st.Applied != st.Config || st.AppliedBy != f.co.Admin.Label() {
+			t.Errorf("after apply: %+v", st)
+		}
+		if _, ok := cfg.Snapshot().Extension("8001"); !ok {
+			t.Error("8001 is not in force after the apply")
+		}
+		if b := body(web.get("/extensions")); strings.Contains(b, "有未应用的修改") || !strings.Contains(b, "配置已生效") {
+			t.Error("the extensions page still says pending")
+		}
+
+		// A configuration the snapshot refuses is refused with every reason,
+		// and the snapshot in force stays.
+		f.api.create("/api/v1/inbound-routes", obj{"name": "sales", "did": "4000", "destination_type": "queue", "destination": "413"})
+		f.api.create("/api/v1/inbound-routes", obj{"name": "menu", "did": "4001", "destination_type": "ivr", "destination": "500"})
+		f.api.create("/api/v1/extensions", obj{"number": "8002", "password": "Secret-8002"})
+		var e struct {
+			Error struct {
+				Code    string
+				Details []struct{ Message string }
+			}
+		}
+		decode(t, f.api.json("POST", "/api/v1/pbx/apply", nil), 400, &e)
+		var msgs []string
+		for _, d := range e.Error.Details {
+			msgs = append(msgs, d.Message)
+		}
+		all := strings.Join(msgs, "\n")
+		if len(msgs) != 2 || !strings.Contains(all, `Inbound route "sales"`) || !strings.Contains(all, "queue 413") || !strings.Contains(all, `Inbound route "menu"`) || !strings.Contains(all, "ivr 500") {
+			t.Errorf("refusal reasons: %q", msgs)
+		}
+		if _, ok := cfg.Snapshot().Extension("8002"); ok {
+			t.Error("a refused apply put 8002 in force")
+		}
+		decode(t, f.api.get("/api/v1/pbx/pending"), 200, &st)
+		if !st.Pending {
+			t.Error("a refused apply cleared pending")
+		}
+		// The page's 更新配置 button lists them too.
+		resp := web.form("/pbx/apply", nil)
+		b := body(resp)
+		if resp.StatusCode != 409 || !strings.Contains(b, "请先修正以下 2 个问题") || !strings.Contains(b, "queue 413") || !strings.Contains(b, "ivr 500") {
+			t.Errorf("page apply refused: %d %.500s", resp.StatusCode, b)
+		}
+		// Fixed, it applies from the page.
+		var page struct{ Items []obj }
+		decode(t, f.api.get("/api/v1/inbound-routes?q=sales"), 200, &page)
+		decode(t, f.api.get("/api/v1/inbound-routes?filter="+url.QueryEscape(`[{"field":"destination_type","op":"ne","value":"extension"}]`)), 200, &page)
+		for _, r := range page.Items {
+			decode(t, f.api.json("PATCH", fmt.Sprintf("/api/v1/inbound-routes/%d", r.id()), obj{"destination_type": "hangup", "destination": ""}), 200, nil)
+		}
+		resp = web.form("/pbx/apply?full=1", nil)
+		if b := body(resp); resp.StatusCode != 200 || !strings.Contains(b, "配置已更新") || !strings.Contains(b, "配置已生效") || !strings.Contains(b, f.co.Admin.Label()) {
+			t.Errorf("page apply: %d %.500s", resp.StatusCode, b)
+		}
+		if _, ok := cfg.Snapshot().Extension("8002"); !ok {
+			t.Error("8002 is not in force after the page's apply")
+		}
+
+		// Roles: the editor may apply (pbx.apply), an agent may not even look.
+		agent := a.apiLogin(f.co.Agent.Username, sbtest.Password)
+		apiErr(t, agent.json("POST", "/api/v1/pbx/apply", nil), 403)
+		apiErr(t, agent.get("/api/v1/pbx/pending"), 403)
+		if resp := a.login(f.co.Agent.Username, sbtest.Password).form("/pbx/apply", nil); resp.StatusCode != 403 {
+			t.Errorf("agent applies from the page: %d", resp.StatusCode)
+		}
+
+		// A restart serves what was applied, not the pending edits.
+		f.api.create("/api/v1/extensions", obj{"number": "8003", "password": "Secret-8003"})
+		restarted := &exchange.Config{Source: db}
+		if err := restarted.Start(ctx()); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := restarted.Snapshot().Extension("8002"); !ok {
+			t.Error("after a restart 8002 (applied) is not in force")
+		}
+		if _, ok := restarted.Snapshot().Extension("8003"); ok {
+			t.Error("after a restart 8003 (pending) is in force")
+		}
+	})
+}
+
+func TestPBXApplyWithoutEngine(t *testing.T) {
+	db := sbtest.NewStore(t)
+	a := newApp(t, db)
+	co := a.company("noengine")
+	c := a.apiLogin(co.Admin.Username, sbtest.Password)
+	code, msg := apiErr(t, c.json("POST", "/api/v1/pbx/apply", nil), 503)
+	if code != "unavailable" || !strings.Contains(msg, "call engine is not running") {
+		t.Errorf("apply without an engine: %s %q", code, msg)
+	}
+}
+
+func TestPBXOutboundOrder(t *testing.T) {
+	sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
+		a, _ := newPBXApp(t, db)
+		f := newPBXFixture(t, a, "order", "8001")
+		c := f.api
+		second := c.create("/api/v1/outbound-routes", obj{"name": "second", "patterns": []string{"0X."}, "trunks": []int64{f.trunk.id()}})
+		third := c.create("/api/v1/outbound-routes", obj{"name": "third", "patterns": []string{"1X."}, "trunks": []int64{f.trunk.id()}})
+		order := func() string {
+			var page struct{ Items []obj }
+			decode(t, c.get("/api/v1/outbound-routes"), 200, &page)
+			var names []string
+			for _, r := range page.Items {
+				names = append(names, fmt.Sprintf("%s:%v", r["name"], r["priority"]))
+			}
+			return strings.Join(names, " ")
+		}
+		if o := order(); o != "all:1 second:2 third:3" {
+			t.Fatalf("initial order %s", o)
+		}
+		var got obj
+		decode(t, c.json("POST", fmt.Sprintf("/api/v1/outbound-routes/%d/move", third.id()), obj{"up": true}), 200, &got)
+		if got["priority"].(float64) != 2 {
+			t.Errorf("moved route: %v", got)
+		}
+		if o := order(); o != "all:1 third:2 second:3" {
+			t.Errorf("after third ↑: %s", o)
+		}
+		web := a.login(f.co.Admin.Username, sbtest.Password)
+		resp := web.form(fmt.Sprintf("/routes/outbound/%d/up", third.id()), nil)
+		if resp.StatusCode != 204 || resp.Header.Get("HX-Trigger") != "rowsChanged" {
+			t.Errorf("page ↑: %d %q", resp.StatusCode, resp.Header.Get("HX-Trigger"))
+		}
+		if o := order(); o != "third:1 all:2 second:3" {
+			t.Errorf("after third ↑ again: %s", o)
+		}
+		web.form(fmt.Sprintf("/routes/outbound/%d/up", third.id()), nil).Body.Close() // the first stays first
+		web.form(fmt.Sprintf("/routes/outbound/%d/down", second.id()), nil).Body.Close()
+		if o := order(); o != "third:1 all:2 second:3" {
+			t.Errorf("moves past the ends changed the order: %s", o)
+		}
+		decode(t, c.json("POST", fmt.Sprintf("/api/v1/outbound-routes/%d/move", f.out.id()), obj{"up": false}), 200, nil)
+		if o := order(); o != "third:1 second:2 all:3" {
+			t.Errorf("after all ↓: %s", o)
+		}
+		apiErr(t, c.json("POST", fmt.Sprintf("/api/v1/outbound-routes/%d/move", f.out.id()), obj{}), 400)
+		// The page lists them in that order.
+		b := body(web.get("/routes/outbound"))
+		if i, j, k := strings.Index(b, ">third<"), strings.Index(b, ">second<"), strings.Index(b, ">all<"); i < 0 || i > j || j > k {
+			t.Errorf("page order: third %d, second %d, all %d", i, j, k)
+		}
+	})
+}
+
+func TestPBXMasking(t *testing.T) {
+	db := sbtest.NewStore(t)
+	a, _ := newPBXApp(t, db)
+	f := newPBXFixture(t, a, "mask", "8001")
+	role := f.api.create("/api/v1/roles", obj{"name": "PBX隐藏", "permissions": []string{"pbx", "pbx.extensions", "pbx.inbound", "pbx.speed_dial"}})
+	f.api.create("/api/v1/users", obj{"username": "masked", "display_name": "m", "password": sbtest.Password, "role": fmt.Sprint(role.id()),
+		"department_id": f.co.Department, "masking": true})
+	ext := f.api.create("/api/v1/inbound-routes", obj{"name": "vip", "did": "075500001111", "caller": "13900139000", "destination_type": "external", "destination": "13700137000"})
+	c := a.apiLogin("masked", sbtest.Password)
+	web := a.login("masked", sbtest.Password)
+
+	var got obj
+	decode(t, c.get(fmt.Sprintf("/api/v1/speed-dials/%d", f.dial.id())), 200, &got)
+	if got["number"] != "1380****000" {
+		t.Errorf("speed dial number for a masked user: %v", got["number"])
+	}
+	decode(t, c.get(fmt.Sprintf("/api/v1/inbound-routes/%d", ext.id())), 200, &got)
+	if got["caller"] != "1390****000" || got["destination"] != "1370****000" || got["did"] != "075500001111" {
+		t.Errorf("inbound route for a masked user: %v", got)
+	}
+	var page struct{ Items []obj }
+	decode(t, c.get("/api/v1/speed-dials"), 200, &page)
+	if page.Items[0]["number"] != "1380****000" {
+		t.Errorf("speed dial list: %v", page.Items[0])
+	}
+	for p, want := range map[string][]string{
+		"/speed-dials":                                   {"1380****000"},
+		"/routes/inbound":                                {"1390****000", "外线号码:1370****000&lt;1370****000&gt;", "075500001111", "分机:8001&lt;8001&gt;"},
+		"/speed-dials/export?format=csv":                 {"1380****000"},
+		fmt.Sprintf("/routes/inbound/%d/edit", ext.id()): {"1390****000", "1370****000"},
+	} {
+		b := body(web.get(p))
+		for _, w := range want {
+			if !strings.Contains(b, w) {
+				t.Errorf("%s lacks %q", p, w)
+			}
+		}
+		for _, n := range []string{"13800138000", "13900139000", "13700137000"} {
+			if strings.Contains(b, n) {
+				t.Errorf("%s shows %s in clear", p, n)
+			}
+		}
+	}
+	// Sending the masked numbers back keeps the real ones.
+	decode(t, c.json("PATCH", fmt.Sprintf("/api/v1/inbound-routes/%d", ext.id()), obj{"name": "vip2", "caller": "1390****000", "destination": "1370****000"}), 200, nil)
+	resp := web.form(fmt.Sprintf("/speed-dials/%d", f.dial.id()), url.Values{"code": {"7"}, "number": {"1380****000"}, "version": {"1"}})
+	if resp.StatusCode != 204 {
+		t.Errorf("speed dial form with the masked number: %d %s", resp.StatusCode, body(resp))
+	}
+	decode(t, f.api.get(fmt.Sprintf("/api/v1/inbound-routes/%d", ext.id())), 200, &got)
+	if got["name"] != "vip2" || got["caller"] != "13900139000" || got["destination"] != "13700137000" {
+		t.Errorf("after a masked PATCH: %v", got)
+	}
+	decode(t, f.api.get(fmt.Sprintf("/api/v1/speed-dials/%d", f.dial.id())), 200, &got)
+	if got["code"] != "7" || got["number"] != "13800138000" {
+		t.Errorf("after a masked form: %v", got)
+	}
+}
+
+func TestPBXForms(t *testing.T) {
+	db := sbtest.NewStore(t)
+	a, _ := newPBXApp(t, db)
+	f := newPBXFixture(t, a, "forms", "8001")
+	web := a.login(f.co.Admin.Username, sbtest.Password)
+	en := a.login(f.co.Admin.Username, sbtest.Password).english() // the wanted messages are English
+	for _, tc := range []struct {
+		path string
+		form url.Values
+		want []string
+	}{
+		{"/extensions", url.Values{"number": {"8a"}, "password": {"short"}, "group": {"0"}, "bound_ip": {"nowhere"}, "permission_group": {"default"}},
+			[]string{"Number must be 2 to 10 digits", "Password must be 6 to 64 characters", "Group must be 1 or more", "Bound IP must be an IP address"}},
+		{"/extensions", url.Values{"number": {"8001"}, "password": {"Secret-x1"}, "group": {"1"}, "permission_group": {"default"}},
+			[]string{"Extension 8001 already exists"}},
+		{"/extensions", url.Values{"number": {"8002"}, "password": {"Secret-x1"}, "group": {"1"}, "permission_group": {"nosuch"}},
+			[]string{"no permission group"}},
+		{"/trunks", url.Values{"name": {"t"}, "type": {"register"}, "host": {"http://x"}, "port": {"0"}, "max_channels": {"1"}, "dtmf_mode": {"rfc2833"}, "codecs": {"g729"}},
+			[]string{"Host must be an IP address", "Port must be between 1 and 65535", "Username is required", "None of the codecs g729 is supported"}},
+		{"/routes/outbound", url.Values{"name": {"bad"}, "patterns": {"X.\n9[5-1]"}},
+			[]string{"Choose at least one trunk", "patterns"}},
+		{"/routes/inbound", url.Values{"name": {"x"}, "destination_type": {"external"}, "destination_external": {"abc"}},
+			[]string{"Destination must be a phone number"}},
+		{"/permissions", url.Values{"name": {"p"}, "rule_prefix": {"0x", "1", "1"}, "rule_action": {"deny", "maybe", "allow"}, "rule_call_type": {"outbound", "outbound", "outbound"}, "rule_notes": {"", "", ""}},
+			[]string{"Rule 1: prefix must be 1 to 20 digits", "Rule 2: action must be", "Rule 3 repeats the prefix 1"}},
+		{"/speed-dials", url.Values{"code": {"80"}, "number": {"110"}},
+			[]string{"*80 is the feature code"}},
+	} {
+		resp := en.form(tc.path, tc.form)
+		b := body(resp)
+		if resp.StatusCode != 422 {
+			t.Errorf("POST %s: %d, want 422: %.300s", tc.path, resp.StatusCode, b)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(b, w) {
+				t.Errorf("POST %s: no %q in %.600s", tc.path, w, b)
+			}
+		}
+	}
+	// Valid forms save: the rules editor's rows, patterns one per line, three trunks.
+	for _, tc := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/permissions", url.Values{"name": {"nolong"}, "notes": {"备注"}, "rule_prefix": {"0", "", "17"}, "rule_action": {"deny", "deny", "allow"},
+			"rule_call_type": {"outbound", "outbound", "internal"}, "rule_notes": {"长途", "", ""}}},
+		{"/extensions", url.Values{"number": {"8002"}, "name": {"<b>张三</b>"}, "group": {"1"}, "permission_group": {"nolong"}, "recording": {"0"}, "bound_ip": {"192.168.1.0/24"}}},
+		{"/trunks", url.Values{"name": {"peer"}, "type": {"peer"}, "host": {"10.0.0.2"}, "port": {"5070"}, "max_channels": {"10"}, "dtmf_mode": {"info"}, "codecs": {"g729&alaw"}}},
+		{"/routes/outbound", url.Values{"name": {"two"}, "patterns": {"9X.\r\n0ZXXXXXXX"}, "strip_prefix": {"9"}, "prepend": {"0"}, "trunk1": {fmt.Sprint(f.trunk.id())},
+			"caller_match": {"8001", "8002"}}},
+		{"/routes/inbound", url.Values{"name": {"night"}, "did": {"4009"}, "caller": {"138"}, "destination_type": {"extension"}, "destination_extension": {"8002"}}},
+		{"/speed-dials", url.Values{"code": {"*66"}, "number": {"13800138000"}}},
+	} {
+		if resp := web.form(tc.path, tc.form); resp.StatusCode != 204 {
+			t.Errorf("POST %s: %d %.500s", tc.path, resp.StatusCode, body(resp))
+		}
+	}
+	var page struct{ Items []obj }
+	decode(t, f.api.get("/api/v1/permission-groups?q=nolong"), 200, &page)
+	if rules := page.Items[0]["rules"].([]any); len(rules) != 2 || rules[1].(map[string]any)["call_type"] != "internal" {
+		t.Errorf("rules saved from the editor: %v", rules)
+	}
+	decode(t, f.api.get("/api/v1/outbound-routes?q=two"), 200, &page)
+	if r := page.Items[0]; len(r["patterns"].([]any)) != 2 || len(r["caller_match"].([]any)) != 2 || r["strip_prefix"] != "9" {
+		t.Errorf("outbound route saved from the form: %v", r)
+	}
+	decode(t, f.api.get("/api/v1/extensions?q=8002"), 200, &page)
+	if e := page.Items[0]; e["recording"] != false || e["bound_ip"] != "192.168.1.0/24" || e["permission_group"] != "nolong" || len(e["password"].(string)) < 12 {
+		t.Errorf("extension saved from the form (password generated): %v", e)
+	}
+	b := body(web.get("/extensions"))
+	if strings.Contains(b, "<b>张三</b>") || !strings.Contains(b, "&lt;b&gt;张三&lt;/b&gt;") || !strings.Contains(b, "192.168.1.0/24") || !strings.Contains(b, "没绑定") {
+		t.Error("the extension name is not escaped, or bound IPs are not shown")
+	}
+	if b := body(web.get("/trunks")); !strings.Contains(b, "对接(无需注册)") || !strings.Contains(b, "忽略: g729") {
+		t.Error("the peer trunk's status or codecs note is missing")
+	}
+	if b := body(web.get("/routes/inbound")); !strings.Contains(b, "分机:8002&lt;8002&gt;") {
+		t.Error("inbound destination not shown as 分机:8002<8002>")
+	}
 }

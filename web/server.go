@@ -54,6 +54,8 @@ type Server struct {
 	// SIPAddress is where phones register, host:port, shown on the
 	// extensions page ("—" when empty).
 	SIPAddress string
+	// Bans is the SIP edge's ban list (nil: none).
+	Bans banList
 	// Registry collects the Prometheus metrics served on /metrics.
 	Registry *prometheus.Registry
 
@@ -64,6 +66,7 @@ type Server struct {
 	imports  *importJobs
 	requests *prometheus.CounterVec
 	nics     nicSampler
+	docs     []apiDoc // the list APIs mount registered, for openapi.json
 	now      func() time.Time
 }
 
@@ -132,10 +135,12 @@ func (s *Server) Handler() (http.Handler, error) {
 	s.routesSettings(mux)
 	s.routesPassword(mux)
 	s.routesImports(mux)
+	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
 	s.routesPBX(mux)
 	s.routesCDR(mux)
 	s.routesLive(mux)
 	s.routesStatus(mux)
+	s.routesBans(mux)
 
 	cop := http.NewCrossOriginProtection()
 	return s.logRequests(cop.Handler(mux)), nil

@@ -43,6 +43,11 @@ type config struct {
 	// address gets twice as many), and for how long.
 	LoginMaxFailures int
 	LoginLock        time.Duration
+	// SIP brute-force protection: failures within the window ban a source
+	// for the ban time.
+	SIPBanFailures int
+	SIPBanWindow   time.Duration
+	SIPBanTime     time.Duration
 }
 
 func (m *Main) flags(name string, args []string, extra func(*flag.FlagSet)) (*config, *flag.FlagSet, error) {
@@ -69,6 +74,18 @@ func (m *Main) flags(name string, args []string, extra func(*flag.FlagSet)) (*co
 	}
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", maxFailures, "wrong passwords in a row that lock an account (an address: twice as many)")
 	fs.DurationVar(&c.LoginLock, "login-lock", lock, "how long a locked account or address stays locked")
+	banFailures, _ := strconv.Atoi(env("SIP_BAN_FAILURES", "10"))
+	banWindow, err := time.ParseDuration(env("SIP_BAN_WINDOW", "1m"))
+	if err != nil {
+		banWindow = time.Minute
+	}
+	banTime, err := time.ParseDuration(env("SIP_BAN_TIME", "1h"))
+	if err != nil {
+		banTime = time.Hour
+	}
+	fs.IntVar(&c.SIPBanFailures, "sip-ban-failures", banFailures, "SIP authentication failures from one source that ban it")
+	fs.DurationVar(&c.SIPBanWindow, "sip-ban-window", banWindow, "within how long those failures count")
+	fs.DurationVar(&c.SIPBanTime, "sip-ban-time", banTime, "how long a SIP ban lasts")
 	if extra != nil {
 		extra(fs)
 	}
@@ -195,7 +212,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	srv := &web.Server{DB: db, Log: log, Version: versionString(), DataDir: c.Data,
 		LoginMaxFailures: c.LoginMaxFailures, LoginLockFor: c.LoginLock, LoginWindow: c.LoginLock,
-		PBX: pbxCfg, Calls: x, Health: pbxHealth{sip: sip, x: x}, SIPAddress: sipAddress(sip.LocalAddr("udp"), c.PublicIP)}
+		PBX: pbxCfg, Calls: x, Health: pbxHealth{sip: sip, x: x}, SIPAddress: sipAddress(sip.LocalAddr("udp"), c.PublicIP), Bans: banList{sip.Guard}}
 	h, err := srv.Handler()
 	if err != nil {
 		return err

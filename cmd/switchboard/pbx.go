@@ -12,7 +12,9 @@ import (
 	sb "switchboard"
 	"switchboard/exchange"
 	"switchboard/sipua"
+	"switchboard/sipua/auth"
 	"switchboard/store"
+	"switchboard/web"
 )
 
 // snapshotDirectory answers the SIP edge's extension look-ups from the
@@ -42,7 +44,9 @@ func (s bindingStore) SaveBinding(ctx context.Context, b sipua.Binding) error {
 			UserAgent: b.UserAgent, Expires: b.Expires, Instance: b.InstanceID, RegID: b.RegID, CallID: b.CallID, CSeq: int64(b.CSeq)}})
 }
 
-func (s bindingStore) DeleteBinding(ctx context.Context, id string) error { return s.db.DeleteBinding(ctx, id) }
+func (s bindingStore) DeleteBinding(ctx context.Context, id string) error {
+	return s.db.DeleteBinding(ctx, id)
+}
 
 func (s bindingStore) LoadBindings(ctx context.Context) ([]sipua.Binding, error) {
 	rows, err := s.db.LoadBindings(ctx)
@@ -81,6 +85,22 @@ func (h pbxHealth) SIPStatus() (bool, int) {
 }
 
 func (h pbxHealth) ActiveCalls(tenant int64) int { return h.x.ActiveCalls(tenant) }
+
+// banList shows the SIP ban list on the web.
+type banList struct{ g *auth.Guard }
+
+func (b banList) Bans() []web.Ban {
+	var out []web.Ban
+	for _, x := range b.g.List(time.Now()) {
+		out = append(out, web.Ban{IP: x.IP.String(), Banned: x.Prefix.String(), Since: x.Since, Until: x.Until, Failures: x.Failures})
+	}
+	return out
+}
+
+func (b banList) Lift(ip string) bool {
+	a, err := netip.ParseAddr(strings.TrimSpace(ip))
+	return err == nil && b.g.Lift(a)
+}
 
 // sipAddress is the address phones register to, as the extensions page
 // shows it: the public IP when set, else the listener's address (the
@@ -130,7 +150,7 @@ func startPBX(ctx context.Context, c *config, db *store.DB, log *slog.Logger) (*
 		}
 		pub = a
 	}
-	sip := &sipua.Server{Addr: c.SIP, PublicIP: pub, Directory: snapshotDirectory{cfg}, Registrations: bindingStore{db}, Log: log.With("part", "sip")}
-	_ = time.Second
+	guard := &auth.Guard{Failures: c.SIPBanFailures, Window: c.SIPBanWindow, Duration: c.SIPBanTime}
+	sip := &sipua.Server{Addr: c.SIP, PublicIP: pub, Directory: snapshotDirectory{cfg}, Registrations: bindingStore{db}, Guard: guard, Log: log.With("part", "sip")}
 	return cfg, x, sip, nil
 }
