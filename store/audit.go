@@ -76,7 +76,8 @@ const auditProbeLimit = 1000
 // administrator, the actor's company's otherwise. It answers from the indexes
 // in time independent of the log's size (docs/benchmarks.md):
 //   - without conditions the count is the company's audit_counts row (or
-//     their sum) and the page is read backwards along (tenant_id, id);
+//     their sum) and the page is read in list order from an index (newest
+//     first: (tenant_id, id));
 //   - with conditions the count and the page go through the most selective
 //     index; the page first collects the IDs of its rows from the index
 //     (matchOrder), then reads those rows;

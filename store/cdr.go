@@ -38,7 +38,7 @@ var cdrList = listSpec{
 
 // cdrScope: a call belongs to the user of its extension and that user's
 // department at the time of the call.
-var cdrScope = scopeCols{tenant: "c.tenant_id", dept: "c.department_id", owner: "c.user_id"}
+var cdrScope = scopeCols{tenant: "c.tenant_id", dept: "c.department_id", owner: "c.user_id", peerDept: "c.peer_department_id", peerOwner: "c.peer_user_id"}
 
 const cdrCols = `c.id, c.tenant_id, c.call_id, c.start_time, c.answer_time, c.end_time, c.ring_seconds, c.talk_seconds, c.caller, c.callee,
 	c.direction, c.disposition, c.extension, c.trunk, c.transferred_to, c.application, c.hangup_by, c.hangup_cause, c.rating,
@@ -61,15 +61,24 @@ func (db *DB) SaveCallRecord(ctx context.Context, c *sb.CallRecord) error {
 	if c.ExtractionCode == "" && c.RecordingFile != "" {
 		c.ExtractionCode = strings.ToUpper(RandomPassword(8))
 	}
+	owner := func(ext string) (user, dept int64) {
+		db.r.QueryRowContext(ctx, "SELECT id, department_id FROM users WHERE extension = $1 AND tenant_id = $2", ext, c.TenantID).Scan(&user, &dept)
+		return
+	}
 	if c.UserID == 0 && c.Extension != "" {
-		db.r.QueryRowContext(ctx, "SELECT id, department_id FROM users WHERE extension = $1 AND tenant_id = $2", c.Extension, c.TenantID).Scan(&c.UserID, &c.DepartmentID)
+		c.UserID, c.DepartmentID = owner(c.Extension)
+	}
+	var peerUser, peerDept int64
+	if c.Direction == sb.DirectionInternal && c.Callee != "" && c.Callee != c.Extension {
+		peerUser, peerDept = owner(c.Callee)
 	}
 	err := db.w.QueryRowContext(ctx, `INSERT INTO call_records (tenant_id, call_id, start_time, answer_time, end_time, ring_seconds, talk_seconds, caller, callee,
-		direction, disposition, extension, trunk, transferred_to, application, hangup_by, hangup_cause, rating, recording_file, extraction_code, user_id, department_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id`,
+		direction, disposition, extension, trunk, transferred_to, application, hangup_by, hangup_cause, rating, recording_file, extraction_code, user_id, department_id,
+		peer_user_id, peer_department_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) RETURNING id`,
 		c.TenantID, c.CallID, unix(c.StartTime), unix(c.AnswerTime), unix(c.EndTime), c.RingSeconds, c.TalkSeconds, c.Caller, c.Callee,
 		c.Direction, c.Disposition, c.Extension, c.Trunk, c.TransferredTo, c.Application, c.HangupBy, c.HangupCause, c.Rating,
-		c.RecordingFile, c.ExtractionCode, c.UserID, c.DepartmentID).Scan(&c.ID)
+		c.RecordingFile, c.ExtractionCode, c.UserID, c.DepartmentID, peerUser, peerDept).Scan(&c.ID)
 	if err != nil {
 		return fmt.Errorf("save call record %s: %w", c.CallID, err)
 	}

@@ -12,6 +12,9 @@ import (
 // company-wide actors see it.
 type scopeCols struct {
 	tenant, dept, owner string
+	// peerDept and peerOwner name a second owner, when a row belongs to two
+	// users (an internal call: the caller's and the callee's).
+	peerDept, peerOwner string
 }
 
 // scopeWhere returns " AND ..." restricting rows to what actor may see.
@@ -28,10 +31,18 @@ func scopeWhere(actor *sb.Actor, c scopeCols, a *args) string {
 		for i, d := range actor.Departments {
 			ph[i] = a.add(d)
 		}
-		ors = append(ors, c.dept+" IN ("+strings.Join(ph, ",")+")")
+		in := " IN (" + strings.Join(ph, ",") + ")"
+		ors = append(ors, c.dept+in)
+		if c.peerDept != "" {
+			ors = append(ors, c.peerDept+in)
+		}
 	}
 	if c.owner != "" {
-		ors = append(ors, c.owner+" = "+a.add(actor.UserID))
+		me := a.add(actor.UserID)
+		ors = append(ors, c.owner+" = "+me)
+		if c.peerOwner != "" {
+			ors = append(ors, c.peerOwner+" = "+me)
+		}
 	}
 	if len(ors) == 0 {
 		return " AND 1 = 0"

@@ -81,6 +81,13 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.dialect == sqlite {
+		// Gives the planner the statistics it needs to pick the right index
+		// on big tables (SQLite keeps none by itself); cheap when nothing
+		// changed.
+		db.w.ExecContext(ctx, "PRAGMA analysis_limit=400")
+		db.w.ExecContext(ctx, "PRAGMA optimize=0x10002")
+	}
 	return db, nil
 }
 

@@ -176,3 +176,36 @@ func addExtension(t *testing.T, db *store.DB, by *sb.Actor, tenant int64, number
 		t.Fatalf("create extension %s: %v", number, err)
 	}
 }
+
+// An internal call shows in both agents' lists.
+func TestInternalCallVisibleToBoth(t *testing.T) {
+	db := sbtest.NewStore(t)
+	a := newApp(t, db)
+	co := a.company("peerco")
+	other := sbtest.AddUser(t, db, a.sys, sb.User{TenantID: co.Tenant.ID, Username: "peer-agent", Role: sb.RoleAgent, DepartmentID: co.Department})
+	for ext, id := range map[string]int64{"8201": co.Agent.UserID, "8202": other.ID} {
+		addExtension(t, db, a.sys, co.Tenant.ID, ext)
+		u, _ := db.User(ctx(), a.sys, id)
+		u.Extension = ext
+		if err := db.UpdateUser(ctx(), a.sys, &u.User); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call := sb.CallRecord{TenantID: co.Tenant.ID, CallID: "int1", Caller: "8201", Callee: "8202", Extension: "8201", Direction: sb.DirectionInternal,
+		Disposition: sb.DispositionAnswered, StartTime: time.Now()}
+	if err := db.SaveCallRecord(ctx(), &call); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{co.Agent.Username, "peer-agent"} {
+		var p struct{ Total int }
+		decode(t, a.apiLogin(name, sbtest.Password).get("/api/v1/cdrs"), 200, &p)
+		if p.Total != 1 {
+			t.Errorf("%s sees %d calls, want the internal call", name, p.Total)
+		}
+	}
+	var p struct{ Total int }
+	decode(t, a.apiLogin(co.Leader.Username, sbtest.Password).get("/api/v1/cdrs"), 200, &p)
+	if p.Total != 1 {
+		t.Errorf("the department's leader sees %d calls", p.Total)
+	}
+}
