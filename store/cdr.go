@@ -44,7 +44,7 @@ const cdrCols = `c.id, c.tenant_id, c.call_id, c.start_time, c.answer_time, c.en
 	c.direction, c.disposition, c.extension, c.trunk, c.transferred_to, c.application, c.hangup_by, c.hangup_cause, c.rating,
 	c.recording_file, c.extraction_code, c.user_id, c.department_id`
 
-func scanCDR(row interface{ Scan(...any) error }) (*sb.CallRecord, error) {
+func scanCDR(row rowScanner) (*sb.CallRecord, error) {
 	var c sb.CallRecord
 	var start, answer, end int64
 	err := row.Scan(&c.ID, &c.TenantID, &c.CallID, &start, &answer, &end, &c.RingSeconds, &c.TalkSeconds, &c.Caller, &c.Callee,
@@ -88,48 +88,15 @@ func (db *DB) SaveCallRecord(ctx context.Context, c *sb.CallRecord) error {
 // ListCallRecords lists the calls the actor sees: their own as an agent,
 // their departments' as a leader, the company's as an admin.
 func (db *DB) ListCallRecords(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[sb.CallRecord], error) {
-	var p sb.Page[sb.CallRecord]
 	var a args
-	where := scopeWhere(actor, cdrScope, &a)
-	cond, err := cdrList.where(db.dialect, &q, "c.id", &a)
-	if err != nil {
-		return p, err
-	}
-	order, err := cdrList.orderBy(&q, "c.id")
-	if err != nil {
-		return p, err
-	}
-	from := " FROM call_records c WHERE 1=1" + where + cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count call records: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+cdrCols+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list call records: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		c, err := scanCDR(rows)
-		if err != nil {
-			return p, fmt.Errorf("scan call record: %w", err)
-		}
-		p.Items = append(p.Items, *c)
-	}
-	return p, rows.Err()
+	from := " FROM call_records c WHERE 1=1" + scopeWhere(actor, cdrScope, &a)
+	return listPage(ctx, db, &cdrList, q, &a, "c.id", cdrCols, from, "call record", scanCDR)
 }
 
 // CallRecord returns call id if the actor sees it.
 func (db *DB) CallRecord(ctx context.Context, actor *sb.Actor, id int64) (*sb.CallRecord, error) {
-	var a args
-	a.add(id)
-	c, err := scanCDR(db.r.QueryRowContext(ctx, "SELECT "+cdrCols+" FROM call_records c WHERE c.id = $1"+scopeWhere(actor, cdrScope, &a), a...))
-	if isNoRows(err) {
-		return nil, notFound("Call record", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get call record %d: %w", id, err)
-	}
-	return c, nil
+	a := args{id}
+	return oneRow(ctx, db.r, "SELECT "+cdrCols+" FROM call_records c WHERE c.id = $1"+scopeWhere(actor, cdrScope, &a), &a, "Call record", id, scanCDR)
 }
 
 // CallRecordsByCode returns the calls whose recordings an extraction code

@@ -35,6 +35,16 @@ type DepartmentRow struct {
 const departmentCols = "d.id, d.tenant_id, d.name, d.parent_id, d.created_at, d.version, t.name, COALESCE(p.name, '')"
 const departmentFrom = " FROM departments d JOIN tenants t ON t.id = d.tenant_id LEFT JOIN departments p ON p.id = d.parent_id"
 
+func scanDepartment(row rowScanner) (*DepartmentRow, error) {
+	var d DepartmentRow
+	var created int64
+	if err := row.Scan(&d.ID, &d.TenantID, &d.Name, &d.ParentID, &created, &d.Version, &d.Tenant, &d.Parent); err != nil {
+		return nil, err
+	}
+	d.CreatedAt = fromUnix(created)
+	return &d, nil
+}
+
 // departmentWhere: company admins see all departments of their company;
 // leaders see the subtrees they lead; agents see their own department.
 func departmentWhere(actor *sb.Actor, a *args) string {
@@ -55,41 +65,16 @@ func departmentWhere(actor *sb.Actor, a *args) string {
 
 // ListDepartments lists the departments the actor sees.
 func (db *DB) ListDepartments(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[DepartmentRow], error) {
-	var p sb.Page[DepartmentRow]
 	var a args
-	where := departmentWhere(actor, &a)
-	cond, err := departmentList.where(db.dialect, &q, "d.id", &a)
+	from := departmentFrom + " WHERE 1=1" + departmentWhere(actor, &a)
+	p, err := listPage(ctx, db, &departmentList, q, &a, "d.id", departmentCols, from, "department", scanDepartment)
 	if err != nil {
 		return p, err
 	}
-	order, err := departmentList.orderBy(&q, "d.id")
-	if err != nil {
-		return p, err
+	byID := make(map[int64]int, len(p.Items))
+	for i, d := range p.Items {
+		byID[d.ID] = i
 	}
-	from := departmentFrom + " WHERE 1=1" + where + cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count departments: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+departmentCols+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list departments: %w", err)
-	}
-	defer rows.Close()
-	byID := map[int64]int{}
-	for rows.Next() {
-		var d DepartmentRow
-		var created int64
-		if err := rows.Scan(&d.ID, &d.TenantID, &d.Name, &d.ParentID, &created, &d.Version, &d.Tenant, &d.Parent); err != nil {
-			return p, fmt.Errorf("scan department: %w", err)
-		}
-		d.CreatedAt = fromUnix(created)
-		byID[d.ID] = len(p.Items)
-		p.Items = append(p.Items, d)
-	}
-	if err := rows.Err(); err != nil {
-		return p, err
-	}
-	rows.Close()
 	if len(byID) == 0 {
 		return p, nil
 	}

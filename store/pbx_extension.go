@@ -52,7 +52,7 @@ const extensionFrom = " FROM extensions e JOIN tenants t ON t.id = e.tenant_id L
 
 // scanExtension scans extensionCols, followed by the company and user names
 // when names is true.
-func scanExtension(row interface{ Scan(...any) error }, names bool) (*ExtensionRow, error) {
+func scanExtension(row rowScanner, names bool) (*ExtensionRow, error) {
 	var e ExtensionRow
 	var rec int
 	var created int64
@@ -70,35 +70,12 @@ func scanExtension(row interface{ Scan(...any) error }, names bool) (*ExtensionR
 // ListExtensions lists the extensions of the actor's company (every
 // company's for the system administrator), with their registrations.
 func (db *DB) ListExtensions(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[ExtensionRow], error) {
-	var p sb.Page[ExtensionRow]
 	var a args
-	where := tenantWhere(actor, "e.tenant_id", &a)
-	cond, err := extensionList.where(db.dialect, &q, "e.id", &a)
+	from := extensionFrom + " WHERE 1=1" + tenantWhere(actor, "e.tenant_id", &a)
+	p, err := listPage(ctx, db, &extensionList, q, &a, "e.id", extensionCols+", t.name, COALESCE(u.username, '')", from, "extension",
+		func(row rowScanner) (*ExtensionRow, error) { return scanExtension(row, true) })
 	if err != nil {
 		return p, err
-	}
-	order, err := extensionList.orderBy(&q, "e.id")
-	if err != nil {
-		return p, err
-	}
-	from := extensionFrom + " WHERE 1=1" + where + cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count extensions: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+extensionCols+", t.name, COALESCE(u.username, '')"+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list extensions: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		e, err := scanExtension(rows, true)
-		if err != nil {
-			return p, fmt.Errorf("scan extension: %w", err)
-		}
-		p.Items = append(p.Items, *e)
-	}
-	if err := rows.Err(); err != nil {
-		return p, fmt.Errorf("list extensions: %w", err)
 	}
 	numbers := make([]string, len(p.Items))
 	for i, e := range p.Items {
@@ -121,14 +98,11 @@ func (db *DB) ListExtensions(ctx context.Context, actor *sb.Actor, q sb.ListQuer
 // Extension returns extension id if the actor sees it, with its
 // registrations.
 func (db *DB) Extension(ctx context.Context, actor *sb.Actor, id int64) (*ExtensionRow, error) {
-	var a args
-	a.add(id)
-	e, err := scanExtension(db.r.QueryRowContext(ctx, "SELECT "+extensionCols+", t.name, COALESCE(u.username, '')"+extensionFrom+" WHERE e.id = $1"+tenantWhere(actor, "e.tenant_id", &a), a...), true)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Extension", id)
-	}
+	a := args{id}
+	e, err := oneRow(ctx, db.r, "SELECT "+extensionCols+", t.name, COALESCE(u.username, '')"+extensionFrom+" WHERE e.id = $1"+tenantWhere(actor, "e.tenant_id", &a), &a,
+		"Extension", id, func(row rowScanner) (*ExtensionRow, error) { return scanExtension(row, true) })
 	if err != nil {
-		return nil, fmt.Errorf("get extension %d: %w", id, err)
+		return nil, err
 	}
 	regs, err := db.registrationsOf(ctx, []string{e.Number})
 	if err != nil {
@@ -144,16 +118,9 @@ func (db *DB) Extension(ctx context.Context, actor *sb.Actor, id int64) (*Extens
 // extensionForUpdate reads extension id inside tx, with its password, if
 // actor sees it.
 func extensionForUpdate(ctx context.Context, tx *sql.Tx, actor *sb.Actor, id int64) (*ExtensionRow, error) {
-	var a args
-	a.add(id)
-	e, err := scanExtension(tx.QueryRowContext(ctx, "SELECT "+extensionCols+" FROM extensions e WHERE e.id = $1"+tenantWhere(actor, "e.tenant_id", &a), a...), false)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Extension", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get extension %d: %w", id, err)
-	}
-	return e, nil
+	a := args{id}
+	return oneRow(ctx, tx, "SELECT "+extensionCols+" FROM extensions e WHERE e.id = $1"+tenantWhere(actor, "e.tenant_id", &a), &a,
+		"Extension", id, func(row rowScanner) (*ExtensionRow, error) { return scanExtension(row, false) })
 }
 
 // CreateExtension adds an extension. The company's extension quota, unique
@@ -169,10 +136,7 @@ func (db *DB) CreateExtension(ctx context.Context, actor *sb.Actor, e *Extension
 	if e.Password == MaskedPassword {
 		return maskedPasswordChosen()
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		tenant, err := pbxTenant(ctx, tx, actor, e.TenantID)
 		if err != nil {
 			return err
@@ -229,10 +193,7 @@ func (db *DB) UpdateExtension(ctx context.Context, actor *sb.Actor, e *Extension
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		old, err := extensionForUpdate(ctx, tx, actor, e.ID)
 		if err != nil {
 			return err
@@ -318,36 +279,15 @@ func (db *DB) DeleteExtensions(ctx context.Context, actor *sb.Actor, ids []int64
 	if !actor.Can("pbx.extensions") {
 		return 0, sb.Errorf(sb.EForbidden, "You may not delete extensions.")
 	}
-	deleted := 0
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
+	return deletePBX(ctx, db, actor, ids, "extensions", "extension", extensionForUpdate, func(tx *sql.Tx, e *ExtensionRow) (int64, string, error) {
+		if err := extensionInUse(ctx, tx, e, "it cannot be deleted"); err != nil {
+			return 0, "", err
 		}
-		for _, id := range ids {
-			e, err := extensionForUpdate(ctx, tx, actor, id)
-			if err != nil {
-				return err
-			}
-			if err := extensionInUse(ctx, tx, e, "it cannot be deleted"); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM sip_registrations WHERE extension = $1", e.Number); err != nil {
-				return fmt.Errorf("forget registrations of %s: %w", e.Number, err)
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM extensions WHERE id = $1", id); err != nil {
-				return fmt.Errorf("delete extension %d: %w", id, err)
-			}
-			if err := db.audit(ctx, tx, actor, e.TenantID, "delete", "extension", id, e.Number); err != nil {
-				return err
-			}
-			deleted++
+		if _, err := tx.ExecContext(ctx, "DELETE FROM sip_registrations WHERE extension = $1", e.Number); err != nil {
+			return 0, "", fmt.Errorf("forget registrations of %s: %w", e.Number, err)
 		}
-		return nil
+		return e.TenantID, e.Number, nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	return deleted, nil
 }
 
 // ExtensionPasswords returns the SIP passwords of the extensions with the
@@ -495,10 +435,7 @@ func (db *DB) CreateExtensions(ctx context.Context, actor *sb.Actor, b Extension
 		}
 		exts[i] = e
 	}
-	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	err = db.pbxTx(ctx, func(tx *sql.Tx) error {
 		tenant, err := pbxTenant(ctx, tx, actor, b.TenantID)
 		if err != nil {
 			return err
@@ -581,21 +518,6 @@ func GenerateSIPPassword() string {
 // loadExtensions reads every extension of every company, for the routing
 // snapshot.
 func loadExtensions(ctx context.Context, tx *sql.Tx) ([]sb.Extension, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+extensionCols+" FROM extensions e ORDER BY e.id")
-	if err != nil {
-		return nil, fmt.Errorf("load extensions: %w", err)
-	}
-	defer rows.Close()
-	var out []sb.Extension
-	for rows.Next() {
-		e, err := scanExtension(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("scan extension: %w", err)
-		}
-		out = append(out, e.Extension)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load extensions: %w", err)
-	}
-	return out, nil
+	return loadAll(ctx, tx, "SELECT "+extensionCols+" FROM extensions e ORDER BY e.id", "extension",
+		func(row rowScanner) (*ExtensionRow, error) { return scanExtension(row, false) }, func(e *ExtensionRow) sb.Extension { return e.Extension })
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -68,7 +67,7 @@ const permissionGroupCols = "g.id, g.tenant_id, g.name, g.notes, g.rules, g.crea
 
 // scanPermissionGroup scans permissionGroupCols, followed by the company name
 // and the count of extensions when names is true.
-func scanPermissionGroup(row interface{ Scan(...any) error }, names bool) (*PermissionGroupRow, error) {
+func scanPermissionGroup(row rowScanner, names bool) (*PermissionGroupRow, error) {
 	var g PermissionGroupRow
 	var rules string
 	var created int64
@@ -92,62 +91,24 @@ const permissionGroupNames = ", t.name, (SELECT COUNT(*) FROM extensions x WHERE
 // ListPermissionGroups lists the permission groups of the actor's company
 // (every company's for the system administrator).
 func (db *DB) ListPermissionGroups(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[PermissionGroupRow], error) {
-	var p sb.Page[PermissionGroupRow]
 	var a args
-	where := tenantWhere(actor, "g.tenant_id", &a)
-	cond, err := permissionGroupList.where(db.dialect, &q, "g.id", &a)
-	if err != nil {
-		return p, err
-	}
-	order, err := permissionGroupList.orderBy(&q, "g.id")
-	if err != nil {
-		return p, err
-	}
-	from := " FROM permission_groups g JOIN tenants t ON t.id = g.tenant_id WHERE 1=1" + where + cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count permission groups: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+permissionGroupCols+permissionGroupNames+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list permission groups: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		g, err := scanPermissionGroup(rows, true)
-		if err != nil {
-			return p, fmt.Errorf("scan permission group: %w", err)
-		}
-		p.Items = append(p.Items, *g)
-	}
-	return p, rows.Err()
+	from := " FROM permission_groups g JOIN tenants t ON t.id = g.tenant_id WHERE 1=1" + tenantWhere(actor, "g.tenant_id", &a)
+	return listPage(ctx, db, &permissionGroupList, q, &a, "g.id", permissionGroupCols+permissionGroupNames, from, "permission group",
+		func(row rowScanner) (*PermissionGroupRow, error) { return scanPermissionGroup(row, true) })
 }
 
 // PermissionGroup returns permission group id if the actor sees it.
 func (db *DB) PermissionGroup(ctx context.Context, actor *sb.Actor, id int64) (*PermissionGroupRow, error) {
-	var a args
-	a.add(id)
-	g, err := scanPermissionGroup(db.r.QueryRowContext(ctx, "SELECT "+permissionGroupCols+permissionGroupNames+
-		" FROM permission_groups g JOIN tenants t ON t.id = g.tenant_id WHERE g.id = $1"+tenantWhere(actor, "g.tenant_id", &a), a...), true)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Permission group", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get permission group %d: %w", id, err)
-	}
-	return g, nil
+	a := args{id}
+	return oneRow(ctx, db.r, "SELECT "+permissionGroupCols+permissionGroupNames+
+		" FROM permission_groups g JOIN tenants t ON t.id = g.tenant_id WHERE g.id = $1"+tenantWhere(actor, "g.tenant_id", &a), &a,
+		"Permission group", id, func(row rowScanner) (*PermissionGroupRow, error) { return scanPermissionGroup(row, true) })
 }
 
 func permissionGroupForUpdate(ctx context.Context, tx *sql.Tx, actor *sb.Actor, id int64) (*PermissionGroupRow, error) {
-	var a args
-	a.add(id)
-	g, err := scanPermissionGroup(tx.QueryRowContext(ctx, "SELECT "+permissionGroupCols+" FROM permission_groups g WHERE g.id = $1"+tenantWhere(actor, "g.tenant_id", &a), a...), false)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Permission group", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get permission group %d: %w", id, err)
-	}
-	return g, nil
+	a := args{id}
+	return oneRow(ctx, tx, "SELECT "+permissionGroupCols+" FROM permission_groups g WHERE g.id = $1"+tenantWhere(actor, "g.tenant_id", &a), &a,
+		"Permission group", id, func(row rowScanner) (*PermissionGroupRow, error) { return scanPermissionGroup(row, false) })
 }
 
 // seedTenantPBX gives a new company the PBX configuration every company has:
@@ -192,10 +153,7 @@ func (db *DB) CreatePermissionGroup(ctx context.Context, actor *sb.Actor, g *Per
 	if err := g.Validate(); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		tenant, err := pbxTenant(ctx, tx, actor, g.TenantID)
 		if err != nil {
 			return err
@@ -225,10 +183,7 @@ func (db *DB) UpdatePermissionGroup(ctx context.Context, actor *sb.Actor, g *Per
 	if err := g.Validate(); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		old, err := permissionGroupForUpdate(ctx, tx, actor, g.ID)
 		if err != nil {
 			return err
@@ -266,40 +221,19 @@ func (db *DB) DeletePermissionGroups(ctx context.Context, actor *sb.Actor, ids [
 	if !actor.Can("pbx.permissions") {
 		return 0, sb.Errorf(sb.EForbidden, "You may not delete permission groups.")
 	}
-	deleted := 0
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
+	return deletePBX(ctx, db, actor, ids, "permission_groups", "permission_group", permissionGroupForUpdate, func(tx *sql.Tx, g *PermissionGroupRow) (int64, string, error) {
+		if g.Name == sb.DefaultPermissionGroup {
+			return 0, "", sb.Errorf(sb.EConflict, "The permission group %q cannot be deleted: every extension starts in it.", g.Name)
 		}
-		for _, id := range ids {
-			g, err := permissionGroupForUpdate(ctx, tx, actor, id)
-			if err != nil {
-				return err
-			}
-			if g.Name == sb.DefaultPermissionGroup {
-				return sb.Errorf(sb.EConflict, "The permission group %q cannot be deleted: every extension starts in it.", g.Name)
-			}
-			users, err := groupExtensions(ctx, tx, g.TenantID, g.Name)
-			if err != nil {
-				return err
-			}
-			if len(users) > 0 {
-				return sb.Errorf(sb.EConflict, "Permission group %q is used by %d extensions (%s); choose another group for them first.", g.Name, len(users), listSome(users, 5))
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM permission_groups WHERE id = $1", id); err != nil {
-				return fmt.Errorf("delete permission group %d: %w", id, err)
-			}
-			if err := db.audit(ctx, tx, actor, g.TenantID, "delete", "permission_group", id, g.Name); err != nil {
-				return err
-			}
-			deleted++
+		users, err := groupExtensions(ctx, tx, g.TenantID, g.Name)
+		if err != nil {
+			return 0, "", err
 		}
-		return nil
+		if len(users) > 0 {
+			return 0, "", sb.Errorf(sb.EConflict, "Permission group %q is used by %d extensions (%s); choose another group for them first.", g.Name, len(users), listSome(users, 5))
+		}
+		return g.TenantID, g.Name, nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	return deleted, nil
 }
 
 // groupExtensions returns the numbers of the extensions in a permission group.
@@ -331,21 +265,7 @@ func listSome(items []string, n int) string {
 // loadPermissionGroups reads every permission group of every company, for
 // the routing snapshot.
 func loadPermissionGroups(ctx context.Context, tx *sql.Tx) ([]sb.PermissionGroup, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+permissionGroupCols+" FROM permission_groups g ORDER BY g.id")
-	if err != nil {
-		return nil, fmt.Errorf("load permission groups: %w", err)
-	}
-	defer rows.Close()
-	var out []sb.PermissionGroup
-	for rows.Next() {
-		g, err := scanPermissionGroup(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("scan permission group: %w", err)
-		}
-		out = append(out, g.PermissionGroup)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load permission groups: %w", err)
-	}
-	return out, nil
+	return loadAll(ctx, tx, "SELECT "+permissionGroupCols+" FROM permission_groups g ORDER BY g.id", "permission group",
+		func(row rowScanner) (*PermissionGroupRow, error) { return scanPermissionGroup(row, false) },
+		func(g *PermissionGroupRow) sb.PermissionGroup { return g.PermissionGroup })
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -44,7 +43,7 @@ const outboundRouteCols = "o.id, o.tenant_id, o.name, o.patterns, o.strip_prefix
 
 // scanOutboundRoute scans outboundRouteCols, followed by the company name
 // when names is true.
-func scanOutboundRoute(row interface{ Scan(...any) error }, names bool) (*OutboundRouteRow, error) {
+func scanOutboundRoute(row rowScanner, names bool) (*OutboundRouteRow, error) {
 	var r OutboundRouteRow
 	var patterns, callers, trunks string
 	var created int64
@@ -80,35 +79,12 @@ func jsonList[T any](v []T) string {
 // company's for the system administrator), by default in the order they are
 // tried.
 func (db *DB) ListOutboundRoutes(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[OutboundRouteRow], error) {
-	var p sb.Page[OutboundRouteRow]
 	var a args
-	where := tenantWhere(actor, "o.tenant_id", &a)
-	cond, err := outboundRouteList.where(db.dialect, &q, "o.id", &a)
+	from := " FROM outbound_routes o JOIN tenants t ON t.id = o.tenant_id WHERE 1=1" + tenantWhere(actor, "o.tenant_id", &a)
+	p, err := listPage(ctx, db, &outboundRouteList, q, &a, "o.id", outboundRouteCols+", t.name", from, "outbound route",
+		func(row rowScanner) (*OutboundRouteRow, error) { return scanOutboundRoute(row, true) })
 	if err != nil {
 		return p, err
-	}
-	order, err := outboundRouteList.orderBy(&q, "o.id")
-	if err != nil {
-		return p, err
-	}
-	from := " FROM outbound_routes o JOIN tenants t ON t.id = o.tenant_id WHERE 1=1" + where + cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count outbound routes: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+outboundRouteCols+", t.name"+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list outbound routes: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scanOutboundRoute(rows, true)
-		if err != nil {
-			return p, fmt.Errorf("scan outbound route: %w", err)
-		}
-		p.Items = append(p.Items, *r)
-	}
-	if err := rows.Err(); err != nil {
-		return p, fmt.Errorf("list outbound routes: %w", err)
 	}
 	var ids []int64
 	for _, r := range p.Items {
@@ -126,15 +102,11 @@ func (db *DB) ListOutboundRoutes(ctx context.Context, actor *sb.Actor, q sb.List
 
 // OutboundRoute returns outbound route id if the actor sees it.
 func (db *DB) OutboundRoute(ctx context.Context, actor *sb.Actor, id int64) (*OutboundRouteRow, error) {
-	var a args
-	a.add(id)
-	r, err := scanOutboundRoute(db.r.QueryRowContext(ctx, "SELECT "+outboundRouteCols+", t.name FROM outbound_routes o JOIN tenants t ON t.id = o.tenant_id WHERE o.id = $1"+
-		tenantWhere(actor, "o.tenant_id", &a), a...), true)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Outbound route", id)
-	}
+	a := args{id}
+	r, err := oneRow(ctx, db.r, "SELECT "+outboundRouteCols+", t.name FROM outbound_routes o JOIN tenants t ON t.id = o.tenant_id WHERE o.id = $1"+
+		tenantWhere(actor, "o.tenant_id", &a), &a, "Outbound route", id, func(row rowScanner) (*OutboundRouteRow, error) { return scanOutboundRoute(row, true) })
 	if err != nil {
-		return nil, fmt.Errorf("get outbound route %d: %w", id, err)
+		return nil, err
 	}
 	names, err := db.trunkNames(ctx, r.Trunks)
 	if err != nil {
@@ -180,16 +152,9 @@ func routeTrunkNames(ids []int64, names map[int64]string) []string {
 }
 
 func outboundRouteForUpdate(ctx context.Context, tx *sql.Tx, actor *sb.Actor, id int64) (*OutboundRouteRow, error) {
-	var a args
-	a.add(id)
-	r, err := scanOutboundRoute(tx.QueryRowContext(ctx, "SELECT "+outboundRouteCols+" FROM outbound_routes o WHERE o.id = $1"+tenantWhere(actor, "o.tenant_id", &a), a...), false)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Outbound route", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get outbound route %d: %w", id, err)
-	}
-	return r, nil
+	a := args{id}
+	return oneRow(ctx, tx, "SELECT "+outboundRouteCols+" FROM outbound_routes o WHERE o.id = $1"+tenantWhere(actor, "o.tenant_id", &a), &a,
+		"Outbound route", id, func(row rowScanner) (*OutboundRouteRow, error) { return scanOutboundRoute(row, false) })
 }
 
 // checkOutboundRefs refuses trunks and bound callers that are not the
@@ -230,10 +195,7 @@ func (db *DB) CreateOutboundRoute(ctx context.Context, actor *sb.Actor, r *Outbo
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		tenant, err := pbxTenant(ctx, tx, actor, r.TenantID)
 		if err != nil {
 			return err
@@ -271,10 +233,7 @@ func (db *DB) UpdateOutboundRoute(ctx context.Context, actor *sb.Actor, r *Outbo
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		old, err := outboundRouteForUpdate(ctx, tx, actor, r.ID)
 		if err != nil {
 			return err
@@ -308,10 +267,7 @@ func (db *DB) MoveOutboundRoute(ctx context.Context, actor *sb.Actor, id int64, 
 	if !actor.Can("pbx.outbound") {
 		return sb.Errorf(sb.EForbidden, "You may not change outbound routes.")
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		r, err := outboundRouteForUpdate(ctx, tx, actor, id)
 		if err != nil {
 			return err
@@ -377,52 +333,17 @@ func (db *DB) DeleteOutboundRoutes(ctx context.Context, actor *sb.Actor, ids []i
 	if !actor.Can("pbx.outbound") {
 		return 0, sb.Errorf(sb.EForbidden, "You may not delete outbound routes.")
 	}
-	deleted := 0
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
-		for _, id := range ids {
-			r, err := outboundRouteForUpdate(ctx, tx, actor, id)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM outbound_routes WHERE id = $1", id); err != nil {
-				return fmt.Errorf("delete outbound route %d: %w", id, err)
-			}
-			if err := db.audit(ctx, tx, actor, r.TenantID, "delete", "outbound_route", id, r.Name); err != nil {
-				return err
-			}
-			deleted++
-		}
-		return nil
+	return deletePBX(ctx, db, actor, ids, "outbound_routes", "outbound_route", outboundRouteForUpdate, func(_ *sql.Tx, r *OutboundRouteRow) (int64, string, error) {
+		return r.TenantID, r.Name, nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	return deleted, nil
 }
 
 // loadOutboundRoutes reads every outbound route of every company, for the
 // routing snapshot.
 func loadOutboundRoutes(ctx context.Context, tx *sql.Tx) ([]sb.OutboundRoute, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+outboundRouteCols+" FROM outbound_routes o ORDER BY o.id")
-	if err != nil {
-		return nil, fmt.Errorf("load outbound routes: %w", err)
-	}
-	defer rows.Close()
-	var out []sb.OutboundRoute
-	for rows.Next() {
-		r, err := scanOutboundRoute(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("scan outbound route: %w", err)
-		}
-		out = append(out, r.OutboundRoute)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load outbound routes: %w", err)
-	}
-	return out, nil
+	return loadAll(ctx, tx, "SELECT "+outboundRouteCols+" FROM outbound_routes o ORDER BY o.id", "outbound route",
+		func(row rowScanner) (*OutboundRouteRow, error) { return scanOutboundRoute(row, false) },
+		func(r *OutboundRouteRow) sb.OutboundRoute { return r.OutboundRoute })
 }
 
 // Inbound routes (入局路由, 呼入管理).
@@ -454,7 +375,7 @@ const inboundRouteCols = "i.id, i.tenant_id, i.name, i.did, i.caller, i.destinat
 
 // scanInboundRoute scans inboundRouteCols, followed by the company name when
 // names is true.
-func scanInboundRoute(row interface{ Scan(...any) error }, names bool) (*InboundRouteRow, error) {
+func scanInboundRoute(row rowScanner, names bool) (*InboundRouteRow, error) {
 	var r InboundRouteRow
 	var created int64
 	dest := []any{&r.ID, &r.TenantID, &r.Name, &r.DID, &r.Caller, &r.DestinationType, &r.Destination, &created, &r.Version}
@@ -471,62 +392,23 @@ func scanInboundRoute(row interface{ Scan(...any) error }, names bool) (*Inbound
 // ListInboundRoutes lists the inbound routes of the actor's company (every
 // company's for the system administrator).
 func (db *DB) ListInboundRoutes(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[InboundRouteRow], error) {
-	var p sb.Page[InboundRouteRow]
 	var a args
-	where := tenantWhere(actor, "i.tenant_id", &a)
-	cond, err := inboundRouteList.where(db.dialect, &q, "i.id", &a)
-	if err != nil {
-		return p, err
-	}
-	order, err := inboundRouteList.orderBy(&q, "i.id")
-	if err != nil {
-		return p, err
-	}
-	from := " FROM inbound_routes i JOIN tenants t ON t.id = i.tenant_id WHERE 1=1" + where + cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count inbound routes: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+inboundRouteCols+", t.name"+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list inbound routes: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scanInboundRoute(rows, true)
-		if err != nil {
-			return p, fmt.Errorf("scan inbound route: %w", err)
-		}
-		p.Items = append(p.Items, *r)
-	}
-	return p, rows.Err()
+	from := " FROM inbound_routes i JOIN tenants t ON t.id = i.tenant_id WHERE 1=1" + tenantWhere(actor, "i.tenant_id", &a)
+	return listPage(ctx, db, &inboundRouteList, q, &a, "i.id", inboundRouteCols+", t.name", from, "inbound route",
+		func(row rowScanner) (*InboundRouteRow, error) { return scanInboundRoute(row, true) })
 }
 
 // InboundRoute returns inbound route id if the actor sees it.
 func (db *DB) InboundRoute(ctx context.Context, actor *sb.Actor, id int64) (*InboundRouteRow, error) {
-	var a args
-	a.add(id)
-	r, err := scanInboundRoute(db.r.QueryRowContext(ctx, "SELECT "+inboundRouteCols+", t.name FROM inbound_routes i JOIN tenants t ON t.id = i.tenant_id WHERE i.id = $1"+
-		tenantWhere(actor, "i.tenant_id", &a), a...), true)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Inbound route", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get inbound route %d: %w", id, err)
-	}
-	return r, nil
+	a := args{id}
+	return oneRow(ctx, db.r, "SELECT "+inboundRouteCols+", t.name FROM inbound_routes i JOIN tenants t ON t.id = i.tenant_id WHERE i.id = $1"+
+		tenantWhere(actor, "i.tenant_id", &a), &a, "Inbound route", id, func(row rowScanner) (*InboundRouteRow, error) { return scanInboundRoute(row, true) })
 }
 
 func inboundRouteForUpdate(ctx context.Context, tx *sql.Tx, actor *sb.Actor, id int64) (*InboundRouteRow, error) {
-	var a args
-	a.add(id)
-	r, err := scanInboundRoute(tx.QueryRowContext(ctx, "SELECT "+inboundRouteCols+" FROM inbound_routes i WHERE i.id = $1"+tenantWhere(actor, "i.tenant_id", &a), a...), false)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Inbound route", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get inbound route %d: %w", id, err)
-	}
-	return r, nil
+	a := args{id}
+	return oneRow(ctx, tx, "SELECT "+inboundRouteCols+" FROM inbound_routes i WHERE i.id = $1"+tenantWhere(actor, "i.tenant_id", &a), &a,
+		"Inbound route", id, func(row rowScanner) (*InboundRouteRow, error) { return scanInboundRoute(row, false) })
 }
 
 // checkInboundDestination refuses an extension destination that is not the
@@ -548,7 +430,13 @@ func checkInboundDestination(ctx context.Context, tx *sql.Tx, r *InboundRouteRow
 
 // inboundUniqueError says which of the unique rules of inbound routes r
 // breaks: its name, or its match (the same DID and caller as another route).
+// It first rolls back to the savepoint inbound_route, which every write of an
+// inbound route sets: on PostgreSQL the savepoint keeps the transaction usable
+// after the failed statement, to find out which rule was broken.
 func inboundUniqueError(ctx context.Context, tx *sql.Tx, err error, r *InboundRouteRow) error {
+	if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT inbound_route"); rerr != nil {
+		return fmt.Errorf("rollback to savepoint: %w", rerr)
+	}
 	if !isUnique(err) {
 		return fmt.Errorf("save inbound route: %w", err)
 	}
@@ -569,10 +457,7 @@ func (db *DB) CreateInboundRoute(ctx context.Context, actor *sb.Actor, r *Inboun
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		tenant, err := pbxTenant(ctx, tx, actor, r.TenantID)
 		if err != nil {
 			return err
@@ -583,8 +468,6 @@ func (db *DB) CreateInboundRoute(ctx context.Context, actor *sb.Actor, r *Inboun
 		}
 		now := db.now()
 		r.CreatedAt, r.Version = now.Truncate(time.Second), 1
-		// A savepoint keeps the transaction usable on PostgreSQL after a
-		// unique violation, to find out which rule was broken.
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT inbound_route"); err != nil {
 			return fmt.Errorf("savepoint: %w", err)
 		}
@@ -592,9 +475,6 @@ func (db *DB) CreateInboundRoute(ctx context.Context, actor *sb.Actor, r *Inboun
 			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 			r.TenantID, r.Name, r.DID, r.Caller, r.DestinationType, r.Destination, unix(now)).Scan(&r.ID)
 		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT inbound_route"); rerr != nil {
-				return fmt.Errorf("rollback to savepoint: %w", rerr)
-			}
 			return inboundUniqueError(ctx, tx, err, r)
 		}
 		return db.audit(ctx, tx, actor, r.TenantID, "create", "inbound_route", r.ID, r.Name)
@@ -610,10 +490,7 @@ func (db *DB) UpdateInboundRoute(ctx context.Context, actor *sb.Actor, r *Inboun
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		old, err := inboundRouteForUpdate(ctx, tx, actor, r.ID)
 		if err != nil {
 			return err
@@ -628,9 +505,6 @@ func (db *DB) UpdateInboundRoute(ctx context.Context, actor *sb.Actor, r *Inboun
 		res, err := tx.ExecContext(ctx, `UPDATE inbound_routes SET name = $1, did = $2, caller = $3, destination_type = $4, destination = $5, version = version + 1
 			WHERE id = $6 AND version = $7`, r.Name, r.DID, r.Caller, r.DestinationType, r.Destination, r.ID, r.Version)
 		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT inbound_route"); rerr != nil {
-				return fmt.Errorf("rollback to savepoint: %w", rerr)
-			}
 			return inboundUniqueError(ctx, tx, err, r)
 		}
 		if err := checkVersion(ctx, tx, res, "inbound_routes", "Inbound route", r.ID, ""); err != nil {
@@ -647,50 +521,15 @@ func (db *DB) DeleteInboundRoutes(ctx context.Context, actor *sb.Actor, ids []in
 	if !actor.Can("pbx.inbound") {
 		return 0, sb.Errorf(sb.EForbidden, "You may not delete inbound routes.")
 	}
-	deleted := 0
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
-		for _, id := range ids {
-			r, err := inboundRouteForUpdate(ctx, tx, actor, id)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM inbound_routes WHERE id = $1", id); err != nil {
-				return fmt.Errorf("delete inbound route %d: %w", id, err)
-			}
-			if err := db.audit(ctx, tx, actor, r.TenantID, "delete", "inbound_route", id, r.Name); err != nil {
-				return err
-			}
-			deleted++
-		}
-		return nil
+	return deletePBX(ctx, db, actor, ids, "inbound_routes", "inbound_route", inboundRouteForUpdate, func(_ *sql.Tx, r *InboundRouteRow) (int64, string, error) {
+		return r.TenantID, r.Name, nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	return deleted, nil
 }
 
 // loadInboundRoutes reads every inbound route of every company, for the
 // routing snapshot.
 func loadInboundRoutes(ctx context.Context, tx *sql.Tx) ([]sb.InboundRoute, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+inboundRouteCols+" FROM inbound_routes i ORDER BY i.id")
-	if err != nil {
-		return nil, fmt.Errorf("load inbound routes: %w", err)
-	}
-	defer rows.Close()
-	var out []sb.InboundRoute
-	for rows.Next() {
-		r, err := scanInboundRoute(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("scan inbound route: %w", err)
-		}
-		out = append(out, r.InboundRoute)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load inbound routes: %w", err)
-	}
-	return out, nil
+	return loadAll(ctx, tx, "SELECT "+inboundRouteCols+" FROM inbound_routes i ORDER BY i.id", "inbound route",
+		func(row rowScanner) (*InboundRouteRow, error) { return scanInboundRoute(row, false) },
+		func(r *InboundRouteRow) sb.InboundRoute { return r.InboundRoute })
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -36,7 +35,7 @@ const speedDialCols = "s.id, s.tenant_id, s.code, s.number, s.created_at, s.vers
 
 // scanSpeedDial scans speedDialCols, followed by the company name when names
 // is true.
-func scanSpeedDial(row interface{ Scan(...any) error }, names bool) (*SpeedDialRow, error) {
+func scanSpeedDial(row rowScanner, names bool) (*SpeedDialRow, error) {
 	var s SpeedDialRow
 	var created int64
 	dest := []any{&s.ID, &s.TenantID, &s.Code, &s.Number, &created, &s.Version}
@@ -53,62 +52,23 @@ func scanSpeedDial(row interface{ Scan(...any) error }, names bool) (*SpeedDialR
 // ListSpeedDials lists the speed dials of the actor's company (every
 // company's for the system administrator).
 func (db *DB) ListSpeedDials(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[SpeedDialRow], error) {
-	var p sb.Page[SpeedDialRow]
 	var a args
-	where := tenantWhere(actor, "s.tenant_id", &a)
-	cond, err := speedDialList.where(db.dialect, &q, "s.id", &a)
-	if err != nil {
-		return p, err
-	}
-	order, err := speedDialList.orderBy(&q, "s.id")
-	if err != nil {
-		return p, err
-	}
-	from := " FROM speed_dials s JOIN tenants t ON t.id = s.tenant_id WHERE 1=1" + where + cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count speed dials: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+speedDialCols+", t.name"+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list speed dials: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		s, err := scanSpeedDial(rows, true)
-		if err != nil {
-			return p, fmt.Errorf("scan speed dial: %w", err)
-		}
-		p.Items = append(p.Items, *s)
-	}
-	return p, rows.Err()
+	from := " FROM speed_dials s JOIN tenants t ON t.id = s.tenant_id WHERE 1=1" + tenantWhere(actor, "s.tenant_id", &a)
+	return listPage(ctx, db, &speedDialList, q, &a, "s.id", speedDialCols+", t.name", from, "speed dial",
+		func(row rowScanner) (*SpeedDialRow, error) { return scanSpeedDial(row, true) })
 }
 
 // SpeedDial returns speed dial id if the actor sees it.
 func (db *DB) SpeedDial(ctx context.Context, actor *sb.Actor, id int64) (*SpeedDialRow, error) {
-	var a args
-	a.add(id)
-	s, err := scanSpeedDial(db.r.QueryRowContext(ctx, "SELECT "+speedDialCols+", t.name FROM speed_dials s JOIN tenants t ON t.id = s.tenant_id WHERE s.id = $1"+
-		tenantWhere(actor, "s.tenant_id", &a), a...), true)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Speed dial", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get speed dial %d: %w", id, err)
-	}
-	return s, nil
+	a := args{id}
+	return oneRow(ctx, db.r, "SELECT "+speedDialCols+", t.name FROM speed_dials s JOIN tenants t ON t.id = s.tenant_id WHERE s.id = $1"+tenantWhere(actor, "s.tenant_id", &a), &a,
+		"Speed dial", id, func(row rowScanner) (*SpeedDialRow, error) { return scanSpeedDial(row, true) })
 }
 
 func speedDialForUpdate(ctx context.Context, tx *sql.Tx, actor *sb.Actor, id int64) (*SpeedDialRow, error) {
-	var a args
-	a.add(id)
-	s, err := scanSpeedDial(tx.QueryRowContext(ctx, "SELECT "+speedDialCols+" FROM speed_dials s WHERE s.id = $1"+tenantWhere(actor, "s.tenant_id", &a), a...), false)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Speed dial", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get speed dial %d: %w", id, err)
-	}
-	return s, nil
+	a := args{id}
+	return oneRow(ctx, tx, "SELECT "+speedDialCols+" FROM speed_dials s WHERE s.id = $1"+tenantWhere(actor, "s.tenant_id", &a), &a,
+		"Speed dial", id, func(row rowScanner) (*SpeedDialRow, error) { return scanSpeedDial(row, false) })
 }
 
 // checkSpeedDialCode refuses a code whose dialed form ('*' + code) is a
@@ -143,10 +103,7 @@ func (db *DB) CreateSpeedDial(ctx context.Context, actor *sb.Actor, s *SpeedDial
 	if err := checkSpeedDialCode(s.SpeedDial); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		tenant, err := pbxTenant(ctx, tx, actor, s.TenantID)
 		if err != nil {
 			return err
@@ -177,10 +134,7 @@ func (db *DB) UpdateSpeedDial(ctx context.Context, actor *sb.Actor, s *SpeedDial
 	if err := checkSpeedDialCode(s.SpeedDial); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		old, err := speedDialForUpdate(ctx, tx, actor, s.ID)
 		if err != nil {
 			return err
@@ -207,50 +161,14 @@ func (db *DB) DeleteSpeedDials(ctx context.Context, actor *sb.Actor, ids []int64
 	if !actor.Can("pbx.speed_dial") {
 		return 0, sb.Errorf(sb.EForbidden, "You may not delete speed dials.")
 	}
-	deleted := 0
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
-		for _, id := range ids {
-			s, err := speedDialForUpdate(ctx, tx, actor, id)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM speed_dials WHERE id = $1", id); err != nil {
-				return fmt.Errorf("delete speed dial %d: %w", id, err)
-			}
-			if err := db.audit(ctx, tx, actor, s.TenantID, "delete", "speed_dial", id, s.Dialed()); err != nil {
-				return err
-			}
-			deleted++
-		}
-		return nil
+	return deletePBX(ctx, db, actor, ids, "speed_dials", "speed_dial", speedDialForUpdate, func(_ *sql.Tx, s *SpeedDialRow) (int64, string, error) {
+		return s.TenantID, s.Dialed(), nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	return deleted, nil
 }
 
 // loadSpeedDials reads every speed dial of every company, for the routing
 // snapshot.
 func loadSpeedDials(ctx context.Context, tx *sql.Tx) ([]sb.SpeedDial, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+speedDialCols+" FROM speed_dials s ORDER BY s.id")
-	if err != nil {
-		return nil, fmt.Errorf("load speed dials: %w", err)
-	}
-	defer rows.Close()
-	var out []sb.SpeedDial
-	for rows.Next() {
-		s, err := scanSpeedDial(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("scan speed dial: %w", err)
-		}
-		out = append(out, s.SpeedDial)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load speed dials: %w", err)
-	}
-	return out, nil
+	return loadAll(ctx, tx, "SELECT "+speedDialCols+" FROM speed_dials s ORDER BY s.id", "speed dial",
+		func(row rowScanner) (*SpeedDialRow, error) { return scanSpeedDial(row, false) }, func(s *SpeedDialRow) sb.SpeedDial { return s.SpeedDial })
 }

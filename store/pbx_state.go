@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	sb "switchboard"
@@ -122,6 +123,51 @@ func (db *DB) pbxChanged(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("count pbx change: %w", err)
 	}
 	return nil
+}
+
+// pbxTx runs fn in a write transaction that first records a PBX change
+// (pbxChanged). Every write of PBX configuration goes through it.
+func (db *DB) pbxTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.pbxChanged(ctx, tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// deletePBX deletes the rows of table with the given IDs, all or none, in one
+// PBX write (pbxTx), and returns how many. For each ID get reads the row as
+// the actor may see it (ENotFound otherwise); prepare refuses the row or
+// removes what goes with it, and returns its company and the label of its
+// audit entry, whose object is object ("outbound_route").
+func deletePBX[T any](ctx context.Context, db *DB, actor *sb.Actor, ids []int64, table, object string,
+	get func(context.Context, *sql.Tx, *sb.Actor, int64) (*T, error), prepare func(*sql.Tx, *T) (tenant int64, label string, err error)) (int, error) {
+	deleted := 0
+	err := db.pbxTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			v, err := get(ctx, tx, actor, id)
+			if err != nil {
+				return err
+			}
+			tenant, label, err := prepare(tx, v)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE id = $1", id); err != nil {
+				return fmt.Errorf("delete %s %d: %w", strings.ReplaceAll(object, "_", " "), id, err)
+			}
+			if err := db.audit(ctx, tx, actor, tenant, "delete", object, id, label); err != nil {
+				return err
+			}
+			deleted++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return deleted, nil
 }
 
 // LoadRoutingConfig reads the PBX configuration of every company, for

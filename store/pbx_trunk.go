@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -62,7 +61,7 @@ type TrunkRow struct {
 const trunkCols = "k.id, k.tenant_id, k.name, k.trunk_type, k.host, k.port, k.username, k.password, k.caller_id, k.max_channels, k.dtmf_mode, k.codecs, k.register_interval, k.reg_state, k.reg_reason, k.reg_at, k.created_at, k.version"
 
 // scanTrunk scans trunkCols, followed by the company name when names is true.
-func scanTrunk(row interface{ Scan(...any) error }, names bool) (*TrunkRow, error) {
+func scanTrunk(row rowScanner, names bool) (*TrunkRow, error) {
 	var k TrunkRow
 	var regAt, created int64
 	dest := []any{&k.ID, &k.TenantID, &k.Name, &k.Type, &k.Host, &k.Port, &k.Username, &k.Password, &k.CallerID, &k.MaxChannels, &k.DTMFMode, &k.Codecs,
@@ -80,50 +79,25 @@ func scanTrunk(row interface{ Scan(...any) error }, names bool) (*TrunkRow, erro
 // ListTrunks lists the trunks of the actor's company (every company's for
 // the system administrator) with their registration status.
 func (db *DB) ListTrunks(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[TrunkRow], error) {
-	var p sb.Page[TrunkRow]
 	var a args
-	where := tenantWhere(actor, "k.tenant_id", &a)
-	cond, err := trunkList.where(db.dialect, &q, "k.id", &a)
-	if err != nil {
-		return p, err
-	}
-	order, err := trunkList.orderBy(&q, "k.id")
-	if err != nil {
-		return p, err
-	}
-	from := " FROM trunks k JOIN tenants t ON t.id = k.tenant_id WHERE 1=1" + where + cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count trunks: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+trunkCols+", t.name"+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list trunks: %w", err)
-	}
-	defer rows.Close()
-	reveal := revealsPasswords(actor)
-	for rows.Next() {
-		k, err := scanTrunk(rows, true)
-		if err != nil {
-			return p, fmt.Errorf("scan trunk: %w", err)
+	from := " FROM trunks k JOIN tenants t ON t.id = k.tenant_id WHERE 1=1" + tenantWhere(actor, "k.tenant_id", &a)
+	p, err := listPage(ctx, db, &trunkList, q, &a, "k.id", trunkCols+", t.name", from, "trunk",
+		func(row rowScanner) (*TrunkRow, error) { return scanTrunk(row, true) })
+	if !revealsPasswords(actor) {
+		for i := range p.Items {
+			p.Items[i].Password = MaskedPassword
 		}
-		if !reveal {
-			k.Password = MaskedPassword
-		}
-		p.Items = append(p.Items, *k)
 	}
-	return p, rows.Err()
+	return p, err
 }
 
 // Trunk returns trunk id if the actor sees it.
 func (db *DB) Trunk(ctx context.Context, actor *sb.Actor, id int64) (*TrunkRow, error) {
-	var a args
-	a.add(id)
-	k, err := scanTrunk(db.r.QueryRowContext(ctx, "SELECT "+trunkCols+", t.name FROM trunks k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1"+tenantWhere(actor, "k.tenant_id", &a), a...), true)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Trunk", id)
-	}
+	a := args{id}
+	k, err := oneRow(ctx, db.r, "SELECT "+trunkCols+", t.name FROM trunks k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1"+tenantWhere(actor, "k.tenant_id", &a), &a,
+		"Trunk", id, func(row rowScanner) (*TrunkRow, error) { return scanTrunk(row, true) })
 	if err != nil {
-		return nil, fmt.Errorf("get trunk %d: %w", id, err)
+		return nil, err
 	}
 	if !revealsPasswords(actor) {
 		k.Password = MaskedPassword
@@ -132,16 +106,9 @@ func (db *DB) Trunk(ctx context.Context, actor *sb.Actor, id int64) (*TrunkRow, 
 }
 
 func trunkForUpdate(ctx context.Context, tx *sql.Tx, actor *sb.Actor, id int64) (*TrunkRow, error) {
-	var a args
-	a.add(id)
-	k, err := scanTrunk(tx.QueryRowContext(ctx, "SELECT "+trunkCols+" FROM trunks k WHERE k.id = $1"+tenantWhere(actor, "k.tenant_id", &a), a...), false)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("Trunk", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get trunk %d: %w", id, err)
-	}
-	return k, nil
+	a := args{id}
+	return oneRow(ctx, tx, "SELECT "+trunkCols+" FROM trunks k WHERE k.id = $1"+tenantWhere(actor, "k.tenant_id", &a), &a,
+		"Trunk", id, func(row rowScanner) (*TrunkRow, error) { return scanTrunk(row, false) })
 }
 
 func trunkNameTaken(name string) error {
@@ -160,10 +127,7 @@ func (db *DB) CreateTrunk(ctx context.Context, actor *sb.Actor, k *TrunkRow) err
 	if k.Password == MaskedPassword {
 		return maskedPasswordChosen()
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		tenant, err := pbxTenant(ctx, tx, actor, k.TenantID)
 		if err != nil {
 			return err
@@ -200,10 +164,7 @@ func (db *DB) UpdateTrunk(ctx context.Context, actor *sb.Actor, k *TrunkRow) err
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
-		}
+	return db.pbxTx(ctx, func(tx *sql.Tx) error {
 		old, err := trunkForUpdate(ctx, tx, actor, k.ID)
 		if err != nil {
 			return err
@@ -241,37 +202,16 @@ func (db *DB) DeleteTrunks(ctx context.Context, actor *sb.Actor, ids []int64) (i
 	if !actor.Can("pbx.trunks") {
 		return 0, sb.Errorf(sb.EForbidden, "You may not delete trunks.")
 	}
-	deleted := 0
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.pbxChanged(ctx, tx); err != nil {
-			return err
+	return deletePBX(ctx, db, actor, ids, "trunks", "trunk", trunkForUpdate, func(tx *sql.Tx, k *TrunkRow) (int64, string, error) {
+		route, err := routeUsingTrunk(ctx, tx, k.TenantID, k.ID)
+		if err != nil {
+			return 0, "", err
 		}
-		for _, id := range ids {
-			k, err := trunkForUpdate(ctx, tx, actor, id)
-			if err != nil {
-				return err
-			}
-			route, err := routeUsingTrunk(ctx, tx, k.TenantID, id)
-			if err != nil {
-				return err
-			}
-			if route != "" {
-				return sb.Errorf(sb.EConflict, "Trunk %q is used by outbound route %q; remove it from the route first.", k.Name, route)
-			}
-			if _, err := tx.ExecContext(ctx, "DELETE FROM trunks WHERE id = $1", id); err != nil {
-				return fmt.Errorf("delete trunk %d: %w", id, err)
-			}
-			if err := db.audit(ctx, tx, actor, k.TenantID, "delete", "trunk", id, k.Name); err != nil {
-				return err
-			}
-			deleted++
+		if route != "" {
+			return 0, "", sb.Errorf(sb.EConflict, "Trunk %q is used by outbound route %q; remove it from the route first.", k.Name, route)
 		}
-		return nil
+		return k.TenantID, k.Name, nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	return deleted, nil
 }
 
 // routeUsingTrunk returns the name of the first outbound route of the
@@ -314,21 +254,6 @@ func (db *DB) SetTrunkStatus(ctx context.Context, id int64, s TrunkStatus) error
 
 // loadTrunks reads every trunk of every company, for the routing snapshot.
 func loadTrunks(ctx context.Context, tx *sql.Tx) ([]sb.Trunk, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+trunkCols+" FROM trunks k ORDER BY k.id")
-	if err != nil {
-		return nil, fmt.Errorf("load trunks: %w", err)
-	}
-	defer rows.Close()
-	var out []sb.Trunk
-	for rows.Next() {
-		k, err := scanTrunk(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("scan trunk: %w", err)
-		}
-		out = append(out, k.Trunk)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load trunks: %w", err)
-	}
-	return out, nil
+	return loadAll(ctx, tx, "SELECT "+trunkCols+" FROM trunks k ORDER BY k.id", "trunk",
+		func(row rowScanner) (*TrunkRow, error) { return scanTrunk(row, false) }, func(k *TrunkRow) sb.Trunk { return k.Trunk })
 }

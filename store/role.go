@@ -32,7 +32,7 @@ type RoleRow struct {
 
 const roleCols = "r.id, r.tenant_id, r.role_key, r.name, r.permissions, r.created_by, r.created_at, r.version, t.name, (SELECT COUNT(*) FROM users x WHERE x.role_id = r.id)"
 
-func scanRole(row interface{ Scan(...any) error }) (*RoleRow, error) {
+func scanRole(row rowScanner) (*RoleRow, error) {
 	var r RoleRow
 	var perms string
 	var created int64
@@ -50,45 +50,15 @@ func scanRole(row interface{ Scan(...any) error }) (*RoleRow, error) {
 // administrator). Roles are company configuration: whoever may manage roles
 // sees all of the company's.
 func (db *DB) ListRoles(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[RoleRow], error) {
-	var p sb.Page[RoleRow]
 	var a args
-	where := tenantWhere(actor, "r.tenant_id", &a)
-	cond, err := roleList.where(db.dialect, &q, "r.id", &a)
-	if err != nil {
-		return p, err
-	}
-	order, err := roleList.orderBy(&q, "r.id")
-	if err != nil {
-		return p, err
-	}
-	from := " FROM roles r JOIN tenants t ON t.id = r.tenant_id WHERE 1=1" + where + cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count roles: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+roleCols+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list roles: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return p, err
-		}
-		p.Items = append(p.Items, *r)
-	}
-	return p, rows.Err()
+	from := " FROM roles r JOIN tenants t ON t.id = r.tenant_id WHERE 1=1" + tenantWhere(actor, "r.tenant_id", &a)
+	return listPage(ctx, db, &roleList, q, &a, "r.id", roleCols, from, "role", scanRole)
 }
 
 // Role returns role id if it belongs to a company the actor sees.
 func (db *DB) Role(ctx context.Context, actor *sb.Actor, id int64) (*RoleRow, error) {
-	var a args
-	a.add(id)
-	r, err := scanRole(db.r.QueryRowContext(ctx, "SELECT "+roleCols+" FROM roles r JOIN tenants t ON t.id = r.tenant_id WHERE r.id = $1"+tenantWhere(actor, "r.tenant_id", &a), a...))
-	if isNoRows(err) {
-		return nil, notFound("Role", id)
-	}
-	return r, err
+	a := args{id}
+	return oneRow(ctx, db.r, "SELECT "+roleCols+" FROM roles r JOIN tenants t ON t.id = r.tenant_id WHERE r.id = $1"+tenantWhere(actor, "r.tenant_id", &a), &a, "Role", id, scanRole)
 }
 
 // SaveRole creates (ID 0) or updates a role. An actor cannot grant

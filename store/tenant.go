@@ -29,7 +29,7 @@ var tenantList = listSpec{
 
 const tenantCols = "t.id, t.code, t.name, t.logo, t.quota_users, t.quota_extensions, t.quota_trunks, t.quota_calls, t.local_area_code, t.created_at, t.version"
 
-func scanTenant(row interface{ Scan(...any) error }) (*sb.Tenant, error) {
+func scanTenant(row rowScanner) (*sb.Tenant, error) {
 	var t sb.Tenant
 	var created int64
 	err := row.Scan(&t.ID, &t.Code, &t.Name, &t.Logo, &t.QuotaUsers, &t.QuotaExtensions, &t.QuotaTrunks, &t.QuotaCalls, &t.LocalAreaCode, &created, &t.Version)
@@ -41,33 +41,8 @@ func scanTenant(row interface{ Scan(...any) error }) (*sb.Tenant, error) {
 // administrator, the actor's own otherwise.
 func (db *DB) ListTenants(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[sb.Tenant], error) {
 	var a args
-	where := tenantWhere(actor, "t.id", &a)
-	cond, err := tenantList.where(db.dialect, &q, "t.id", &a)
-	if err != nil {
-		return sb.Page[sb.Tenant]{}, err
-	}
-	order, err := tenantList.orderBy(&q, "t.id")
-	if err != nil {
-		return sb.Page[sb.Tenant]{}, err
-	}
-	from := " FROM tenants t WHERE 1=1" + where + cond
-	var p sb.Page[sb.Tenant]
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count tenants: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+tenantCols+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list tenants: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return p, fmt.Errorf("scan tenant: %w", err)
-		}
-		p.Items = append(p.Items, *t)
-	}
-	return p, rows.Err()
+	from := " FROM tenants t WHERE 1=1" + tenantWhere(actor, "t.id", &a)
+	return listPage(ctx, db, &tenantList, q, &a, "t.id", tenantCols, from, "tenant", scanTenant)
 }
 
 // Tenant returns company id if the actor sees it.

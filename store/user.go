@@ -49,7 +49,7 @@ type UserRow struct {
 	Tenant string `json:"tenant"`
 }
 
-func scanUser(row interface{ Scan(...any) error }) (*UserRow, error) {
+func scanUser(row rowScanner) (*UserRow, error) {
 	var u UserRow
 	var masking, pop, popBusy, sys, must int
 	var created int64
@@ -68,49 +68,15 @@ var userScope = scopeCols{tenant: "u.tenant_id", dept: "u.department_id", owner:
 
 // ListUsers lists the users the actor sees.
 func (db *DB) ListUsers(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[UserRow], error) {
-	var p sb.Page[UserRow]
 	var a args
-	where := scopeWhere(actor, userScope, &a)
-	cond, err := userList.where(db.dialect, &q, "u.id", &a)
-	if err != nil {
-		return p, err
-	}
-	order, err := userList.orderBy(&q, "u.id")
-	if err != nil {
-		return p, err
-	}
-	from := userFrom + " WHERE 1=1" + where + cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count users: %w", err)
-	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+userCols+from+" ORDER BY "+order+page(&q, &a), a...)
-	if err != nil {
-		return p, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return p, fmt.Errorf("scan user: %w", err)
-		}
-		p.Items = append(p.Items, *u)
-	}
-	return p, rows.Err()
+	from := userFrom + " WHERE 1=1" + scopeWhere(actor, userScope, &a)
+	return listPage(ctx, db, &userList, q, &a, "u.id", userCols, from, "user", scanUser)
 }
 
 // User returns user id if the actor sees it.
 func (db *DB) User(ctx context.Context, actor *sb.Actor, id int64) (*UserRow, error) {
-	var a args
-	a.add(id)
-	where := scopeWhere(actor, userScope, &a)
-	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userCols+userFrom+" WHERE u.id = $1"+where, a...))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("User", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get user %d: %w", id, err)
-	}
-	return u, nil
+	a := args{id}
+	return oneRow(ctx, db.r, "SELECT "+userCols+userFrom+" WHERE u.id = $1"+scopeWhere(actor, userScope, &a), &a, "User", id, scanUser)
 }
 
 // UserByUsername finds a user of any company by username (usernames are

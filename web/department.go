@@ -31,11 +31,8 @@ func (s *Server) departmentResource() *resource[store.DepartmentRow] {
 
 func (s *Server) routesDepartments(mux *http.ServeMux) {
 	mount(s, mux, s.departmentResource())
-	mux.HandleFunc("GET /departments/new", s.page("org.departments", s.departmentForm))
-	mux.HandleFunc("GET /departments/{id}/edit", s.page("org.departments", s.departmentForm))
+	s.dialogRoutes(mux, "/departments", "org.departments", s.departmentForm, s.departmentSave)
 	mux.HandleFunc("GET /departments/{id}/leader", s.page("org.departments", s.departmentForm))
-	mux.HandleFunc("POST /departments", s.page("org.departments", s.departmentSave))
-	mux.HandleFunc("POST /departments/{id}", s.page("org.departments", s.departmentSave))
 	mux.HandleFunc("POST /departments/{id}/leader", s.page("org.departments", s.departmentAddLeader))
 
 	mux.HandleFunc("POST /api/v1/departments", s.api("org.departments", s.apiDepartmentSave))
@@ -61,21 +58,14 @@ func (s *Server) departmentFormExtra(r *http.Request, a *sb.Actor, d *store.Depa
 
 func (s *Server) departmentForm(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	d := &store.DepartmentRow{Department: sb.Department{TenantID: a.TenantID}}
-	action, tmpl := "/departments", "department_form.html"
-	if id := r.PathValue("id"); id != "" {
-		did, err := parseID(id)
-		if err == nil {
-			d, err = s.DB.Department(r.Context(), a, did)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		action = fmt.Sprintf("/departments/%d", d.ID)
-		if strings.HasSuffix(r.URL.Path, "/leader") {
-			action, tmpl = action+"/leader", "department_leader.html"
-		}
+	d, err := editing(r, s.DB.Department, &store.DepartmentRow{Department: sb.Department{TenantID: a.TenantID}})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	action, tmpl := dialogAction("/departments", d.ID), "department_form.html"
+	if strings.HasSuffix(r.URL.Path, "/leader") {
+		action, tmpl = action+"/leader", "department_leader.html"
 	}
 	if t := formInt64(r, "tenant_id"); t != 0 && a.IsSystem() {
 		d.TenantID = t
@@ -104,8 +94,10 @@ func (s *Server) departmentSave(w http.ResponseWriter, r *http.Request) {
 		Leaders: parseIDs(r.Form["leaders"]), Version: formInt(r, "version")}}
 	f := newForm("/departments", true, d)
 	err := lengthLimits(r, map[string]int{"name": 64})
-	if id := r.PathValue("id"); id != "" && err == nil {
-		d.ID, err = parseID(id)
+	if id := r.PathValue("id"); id != "" { // read before anything can fail, so the form keeps editing
+		var perr error
+		d.ID, perr = parseID(id)
+		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/departments/"+id, false
 	}
 	s.departmentFormExtra(r, a, d, f)

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -72,6 +74,45 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, tmpl string,
 	s.render(w, r, tmpl, &pageData{Data: f})
 }
 
+// dialogRoutes registers a module's add/edit dialog: GET base/new and
+// base/{id}/edit show it (form); POST base and base/{id} save it (save).
+func (s *Server) dialogRoutes(mux *http.ServeMux, base, perm string, form, save http.HandlerFunc) {
+	mux.HandleFunc("GET "+base+"/new", s.page(perm, form))
+	mux.HandleFunc("GET "+base+"/{id}/edit", s.page(perm, form))
+	mux.HandleFunc("POST "+base, s.page(perm, save))
+	mux.HandleFunc("POST "+base+"/{id}", s.page(perm, save))
+}
+
+// editing returns the object the dialog at r edits, read with get, or fresh
+// when the dialog adds one (no {id} in the path).
+func editing[R any](r *http.Request, get func(ctx context.Context, a *sb.Actor, id int64) (*R, error), fresh *R) (*R, error) {
+	id := r.PathValue("id")
+	if id == "" {
+		return fresh, nil
+	}
+	n, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	return get(r.Context(), actorFrom(r), n)
+}
+
+// dialogAction is where the dialog of object id (0 for a new one) posts.
+func dialogAction(base string, id int64) string {
+	if id == 0 {
+		return base
+	}
+	return fmt.Sprintf("%s/%d", base, id)
+}
+
+// createOrUpdate saves what a dialog posted: v is new when id is 0.
+func createOrUpdate[R any](ctx context.Context, a *sb.Actor, v *R, id int64, create, update func(ctx context.Context, a *sb.Actor, v *R) error) error {
+	if id == 0 {
+		return create(ctx, a, v)
+	}
+	return update(ctx, a, v)
+}
+
 // formSaved closes the dialog and refreshes the list behind it.
 func formSaved(w http.ResponseWriter) {
 	w.Header().Set("HX-Trigger", `{"rowsChanged": true, "closeDialog": true}`)
@@ -106,4 +147,14 @@ func lengthLimits(r *http.Request, limits map[string]int) error {
 		}
 	}
 	return es.Err()
+}
+
+// firstErr returns the first non-nil error.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

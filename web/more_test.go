@@ -257,3 +257,17 @@ func TestSIPBanList(t *testing.T) {
 	co := a.company("banco")
 	apiErr(t, a.apiLogin(co.Agent.Username, sbtest.Password).get("/api/v1/sip/bans"), 403)
 }
+
+// A refused edit shows the edit dialog again, still posting to the record,
+// so fixing the field updates it instead of creating a new one.
+func TestRefusedEditKeepsEditing(t *testing.T) {
+	db := sbtest.NewStore(t)
+	a := newApp(t, db)
+	co := a.company("editco")
+	web := a.login(co.Admin.Username, sbtest.Password)
+	resp := web.form(fmt.Sprintf("/departments/%d", co.Department), url.Values{"name": {strings.Repeat("部", 65)}, "tenant_id": {fmt.Sprint(co.Tenant.ID)}, "version": {"1"}})
+	text := body(resp)
+	if resp.StatusCode != 422 || !strings.Contains(text, fmt.Sprintf(`hx-post="/departments/%d"`, co.Department)) {
+		t.Errorf("refused edit: %d, form does not post to the department: %.300s", resp.StatusCode, text)
+	}
+}

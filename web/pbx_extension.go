@@ -71,14 +71,7 @@ func (s *Server) extensionResource() *resource[store.ExtensionRow] {
 			{Label: "extensions.batch", Href: "/extensions/batch"},
 			{Label: "extensions.export_all", Link: "/extensions/export-all?format=xlsx"},
 		},
-		Quota: func(r *http.Request, a *sb.Actor) string {
-			q, err := s.DB.TenantQuotas(r.Context(), a, a.TenantID)
-			if err != nil {
-				return ""
-			}
-			l := s.cats.localizer(pickLanguage(r))
-			return quotaText(l, l.T("extensions.quota_label"), q["extensions"])
-		},
+		Quota: s.quotaLine("extensions", "extensions.quota_label"),
 		Notes: func(r *http.Request, a *sb.Actor) []string {
 			return []string{s.cats.localizer(pickLanguage(r)).T("extensions.register_hint", s.sipAddress())}
 		},
@@ -113,10 +106,7 @@ func registrationText(e *store.ExtensionRow, _ *sb.Actor, l Localizer) string {
 func (s *Server) routesExtensions(mux *http.ServeMux) {
 	res := s.extensionResource()
 	mount(s, mux, res)
-	mux.HandleFunc("GET /extensions/new", s.page("pbx.extensions", s.extensionForm))
-	mux.HandleFunc("GET /extensions/{id}/edit", s.page("pbx.extensions", s.extensionForm))
-	mux.HandleFunc("POST /extensions", s.page("pbx.extensions", s.extensionSave))
-	mux.HandleFunc("POST /extensions/{id}", s.page("pbx.extensions", s.extensionSave))
+	s.dialogRoutes(mux, "/extensions", "pbx.extensions", s.extensionForm, s.extensionSave)
 	mux.HandleFunc("GET /extensions/batch", s.page("pbx.extensions", s.extensionBatchForm))
 	mux.HandleFunc("POST /extensions/batch", s.page("pbx.extensions", s.extensionBatchSave))
 	mux.HandleFunc("GET /extensions/{id}/password", s.page("pbx.extensions.passwords", s.extensionReveal))
@@ -145,21 +135,12 @@ func (s *Server) routesExtensions(mux *http.ServeMux) {
 	api.mount(s, mux)
 	mux.HandleFunc("POST /api/v1/extensions/batch", s.api("pbx.extensions", s.apiExtensionBatch))
 	mux.HandleFunc("GET /api/v1/extensions/{id}/password", s.api("pbx.extensions.passwords", func(w http.ResponseWriter, r *http.Request) {
-		a := actorFrom(r)
-		id, err := parseID(r.PathValue("id"))
-		var e *store.ExtensionRow
-		var pws map[int64]string
-		if err == nil {
-			e, err = s.DB.Extension(r.Context(), a, id)
-		}
-		if err == nil {
-			pws, err = s.DB.ExtensionPasswords(r.Context(), a, []int64{id})
-		}
+		e, pw, err := s.extensionPassword(r)
 		if err != nil {
 			s.apiFail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"id": id, "number": e.Number, "password": pws[id]})
+		writeJSON(w, http.StatusOK, map[string]any{"id": e.ID, "number": e.Number, "password": pw})
 	}))
 	mux.HandleFunc("GET /api/v1/extensions/export-all", s.api("pbx.extensions", func(w http.ResponseWriter, r *http.Request) { s.extensionExportAll(w, r) }))
 }
@@ -181,22 +162,16 @@ func (s *Server) extensionFormExtra(r *http.Request, a *sb.Actor, tenant int64, 
 
 func (s *Server) extensionForm(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	e := &store.ExtensionRow{Extension: sb.NewExtension()}
-	action := "/extensions"
-	if id := r.PathValue("id"); id != "" {
-		eid, err := parseID(id)
-		if err == nil {
-			e, err = s.DB.Extension(r.Context(), a, eid)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		action = fmt.Sprintf("/extensions/%d", e.ID)
+	e, err := editing(r, s.DB.Extension, &store.ExtensionRow{Extension: sb.NewExtension()})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if e.ID != 0 {
 		e.Password = store.MaskedPassword // revealed only by 显示密码
 	}
 	e.TenantID = formTenant(r, a, e.TenantID)
-	f := newForm(action, e.ID == 0, e)
+	f := newForm(dialogAction("/extensions", e.ID), e.ID == 0, e)
 	s.extensionFormExtra(r, a, e.TenantID, f)
 	s.render(w, r, "pbx_extension_form.html", &pageData{Title: "extensions.title", Data: f})
 }
@@ -212,8 +187,10 @@ func (s *Server) extensionSave(w http.ResponseWriter, r *http.Request) {
 	}, Version: formInt(r, "version")}
 	f := newForm("/extensions", true, e)
 	err := lengthLimits(r, map[string]int{"number": 10, "name": 64, "password": 64, "caller_id": 33, "bound_ip": 64, "permission_group": 64})
-	if id := r.PathValue("id"); id != "" && err == nil {
-		e.ID, err = parseID(id)
+	if id := r.PathValue("id"); id != "" { // read before anything can fail, so the form keeps editing
+		var perr error
+		e.ID, perr = parseID(id)
+		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/extensions/"+id, false
 		if e.Password == "" {
 			e.Password = store.MaskedPassword
@@ -221,10 +198,7 @@ func (s *Server) extensionSave(w http.ResponseWriter, r *http.Request) {
 	} else if e.Password == "" {
 		e.Password = store.GenerateSIPPassword()
 	}
-	tenant := e.TenantID
-	if tenant == 0 || !a.IsSystem() {
-		tenant = a.TenantID
-	}
+	tenant := formTenant(r, a, 0)
 	if e.ID != 0 {
 		if old, oerr := s.DB.Extension(r.Context(), a, e.ID); oerr == nil {
 			tenant = old.TenantID
@@ -232,11 +206,7 @@ func (s *Server) extensionSave(w http.ResponseWriter, r *http.Request) {
 	}
 	s.extensionFormExtra(r, a, tenant, f)
 	if err == nil {
-		if e.ID == 0 {
-			err = s.DB.CreateExtension(r.Context(), a, e)
-		} else {
-			err = s.DB.UpdateExtension(r.Context(), a, e)
-		}
+		err = createOrUpdate(r.Context(), a, e, e.ID, s.DB.CreateExtension, s.DB.UpdateExtension)
 	}
 	if err != nil {
 		e.Password = store.MaskedPassword
@@ -302,24 +272,34 @@ func (s *Server) apiExtensionBatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, sb.Page[store.ExtensionRow]{Items: exts, Total: len(exts)})
 }
 
-// extensionReveal (显示密码) shows one extension's SIP password to an
-// administrator who may read it; the store audits it.
-func (s *Server) extensionReveal(w http.ResponseWriter, r *http.Request) {
+// extensionPassword reads the extension whose ID is in r's path and its SIP
+// password, for an administrator who may read it; the store audits it.
+func (s *Server) extensionPassword(r *http.Request) (*store.ExtensionRow, string, error) {
 	a := actorFrom(r)
 	id, err := parseID(r.PathValue("id"))
-	var e *store.ExtensionRow
-	var pws map[int64]string
-	if err == nil {
-		e, err = s.DB.Extension(r.Context(), a, id)
+	if err != nil {
+		return nil, "", err
 	}
-	if err == nil {
-		pws, err = s.DB.ExtensionPasswords(r.Context(), a, []int64{id})
+	e, err := s.DB.Extension(r.Context(), a, id)
+	if err != nil {
+		return nil, "", err
 	}
+	pws, err := s.DB.ExtensionPasswords(r.Context(), a, []int64{id})
+	if err != nil {
+		return nil, "", err
+	}
+	return e, pws[id], nil
+}
+
+// extensionReveal (显示密码) shows one extension's SIP password to an
+// administrator who may read it.
+func (s *Server) extensionReveal(w http.ResponseWriter, r *http.Request) {
+	e, pw, err := s.extensionPassword(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	e.Password = pws[id]
+	e.Password = pw
 	s.render(w, r, "pbx_extension_password.html", &pageData{Title: "extensions.reveal", Data: map[string]any{"Extension": e, "SIPAddress": s.sipAddress()}})
 }
 

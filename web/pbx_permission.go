@@ -63,10 +63,7 @@ func (s *Server) permissionGroupResource() *resource[store.PermissionGroupRow] {
 
 func (s *Server) routesPermissionGroups(mux *http.ServeMux) {
 	mount(s, mux, s.permissionGroupResource())
-	mux.HandleFunc("GET /permissions/new", s.page("pbx.permissions", s.permissionForm))
-	mux.HandleFunc("GET /permissions/{id}/edit", s.page("pbx.permissions", s.permissionForm))
-	mux.HandleFunc("POST /permissions", s.page("pbx.permissions", s.permissionSave))
-	mux.HandleFunc("POST /permissions/{id}", s.page("pbx.permissions", s.permissionSave))
+	s.dialogRoutes(mux, "/permissions", "pbx.permissions", s.permissionForm, s.permissionSave)
 
 	api := &pbxAPI[store.PermissionGroupRow]{
 		Perm: "pbx.permissions", Path: "/api/v1/permission-groups",
@@ -96,21 +93,13 @@ func newPermissionView(g *store.PermissionGroupRow) *permissionView {
 
 func (s *Server) permissionForm(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	g := &store.PermissionGroupRow{}
-	action := "/permissions"
-	if id := r.PathValue("id"); id != "" {
-		gid, err := parseID(id)
-		if err == nil {
-			g, err = s.DB.PermissionGroup(r.Context(), a, gid)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		action = fmt.Sprintf("/permissions/%d", g.ID)
+	g, err := editing(r, s.DB.PermissionGroup, &store.PermissionGroupRow{})
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	g.TenantID = formTenant(r, a, g.TenantID)
-	f := newForm(action, g.ID == 0, newPermissionView(g))
+	f := newForm(dialogAction("/permissions", g.ID), g.ID == 0, newPermissionView(g))
 	s.permissionFormExtra(r, a, f)
 	s.render(w, r, "pbx_permission_form.html", &pageData{Title: "permissions.title", Data: f})
 }
@@ -145,17 +134,15 @@ func (s *Server) permissionSave(w http.ResponseWriter, r *http.Request) {
 		g.Rules = append(g.Rules, rule)
 	}
 	f := newForm("/permissions", true, newPermissionView(g))
-	if id := r.PathValue("id"); id != "" && err == nil {
-		g.ID, err = parseID(id)
+	if id := r.PathValue("id"); id != "" { // read before anything can fail, so the form keeps editing
+		var perr error
+		g.ID, perr = parseID(id)
+		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/permissions/"+id, false
 	}
 	s.permissionFormExtra(r, a, f)
 	if err == nil {
-		if g.ID == 0 {
-			err = s.DB.CreatePermissionGroup(r.Context(), a, g)
-		} else {
-			err = s.DB.UpdatePermissionGroup(r.Context(), a, g)
-		}
+		err = createOrUpdate(r.Context(), a, g, g.ID, s.DB.CreatePermissionGroup, s.DB.UpdatePermissionGroup)
 	}
 	if err != nil {
 		// The rules editor shows the messages of its rows together: each
@@ -193,10 +180,7 @@ func (s *Server) speedDialResource() *resource[store.SpeedDialRow] {
 
 func (s *Server) routesSpeedDials(mux *http.ServeMux) {
 	mount(s, mux, s.speedDialResource())
-	mux.HandleFunc("GET /speed-dials/new", s.page("pbx.speed_dial", s.speedDialForm))
-	mux.HandleFunc("GET /speed-dials/{id}/edit", s.page("pbx.speed_dial", s.speedDialForm))
-	mux.HandleFunc("POST /speed-dials", s.page("pbx.speed_dial", s.speedDialSave))
-	mux.HandleFunc("POST /speed-dials/{id}", s.page("pbx.speed_dial", s.speedDialSave))
+	s.dialogRoutes(mux, "/speed-dials", "pbx.speed_dial", s.speedDialForm, s.speedDialSave)
 
 	api := &pbxAPI[store.SpeedDialRow]{
 		Perm: "pbx.speed_dial", Path: "/api/v1/speed-dials",
@@ -218,22 +202,16 @@ func (s *Server) routesSpeedDials(mux *http.ServeMux) {
 
 func (s *Server) speedDialForm(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	d := &store.SpeedDialRow{}
-	action := "/speed-dials"
-	if id := r.PathValue("id"); id != "" {
-		did, err := parseID(id)
-		if err == nil {
-			d, err = s.DB.SpeedDial(r.Context(), a, did)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		action = fmt.Sprintf("/speed-dials/%d", d.ID)
+	d, err := editing(r, s.DB.SpeedDial, &store.SpeedDialRow{})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if d.ID != 0 {
 		d.Number = sb.MaskIf(a.Masking, d.Number)
 	}
 	d.TenantID = formTenant(r, a, d.TenantID)
-	f := newForm(action, d.ID == 0, d)
+	f := newForm(dialogAction("/speed-dials", d.ID), d.ID == 0, d)
 	s.pbxFormExtra(r, a, f)
 	s.render(w, r, "pbx_speeddial_form.html", &pageData{Title: "speed_dials.title", Data: f})
 }
@@ -246,8 +224,10 @@ func (s *Server) speedDialSave(w http.ResponseWriter, r *http.Request) {
 	f := newForm("/speed-dials", true, d)
 	err := lengthLimits(r, map[string]int{"code": 9, "number": 33})
 	stored := ""
-	if id := r.PathValue("id"); id != "" && err == nil {
-		d.ID, err = parseID(id)
+	if id := r.PathValue("id"); id != "" { // read before anything can fail, so the form keeps editing
+		var perr error
+		d.ID, perr = parseID(id)
+		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/speed-dials/"+id, false
 		if old, oerr := s.DB.SpeedDial(r.Context(), a, d.ID); oerr == nil {
 			d.Number, stored = keepMasked(a, d.Number, old.Number), old.Number
@@ -255,11 +235,7 @@ func (s *Server) speedDialSave(w http.ResponseWriter, r *http.Request) {
 	}
 	s.pbxFormExtra(r, a, f)
 	if err == nil {
-		if d.ID == 0 {
-			err = s.DB.CreateSpeedDial(r.Context(), a, d)
-		} else {
-			err = s.DB.UpdateSpeedDial(r.Context(), a, d)
-		}
+		err = createOrUpdate(r.Context(), a, d, d.ID, s.DB.CreateSpeedDial, s.DB.UpdateSpeedDial)
 	}
 	if err != nil {
 		if d.Number == stored {

@@ -62,10 +62,7 @@ func (s *Server) outboundRouteResource() *resource[store.OutboundRouteRow] {
 
 func (s *Server) routesOutboundRoutes(mux *http.ServeMux) {
 	mount(s, mux, s.outboundRouteResource())
-	mux.HandleFunc("GET /routes/outbound/new", s.page("pbx.outbound", s.outboundForm))
-	mux.HandleFunc("GET /routes/outbound/{id}/edit", s.page("pbx.outbound", s.outboundForm))
-	mux.HandleFunc("POST /routes/outbound", s.page("pbx.outbound", s.outboundSave))
-	mux.HandleFunc("POST /routes/outbound/{id}", s.page("pbx.outbound", s.outboundSave))
+	s.dialogRoutes(mux, "/routes/outbound", "pbx.outbound", s.outboundForm, s.outboundSave)
 	for _, dir := range []string{"up", "down"} {
 		up := dir == "up"
 		mux.HandleFunc("POST /routes/outbound/{id}/"+dir, s.page("pbx.outbound", func(w http.ResponseWriter, r *http.Request) {
@@ -149,21 +146,13 @@ func newOutboundView(o *store.OutboundRouteRow) *outboundView {
 
 func (s *Server) outboundForm(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	o := &store.OutboundRouteRow{OutboundRoute: sb.OutboundRoute{Patterns: []string{"X."}}}
-	action := "/routes/outbound"
-	if id := r.PathValue("id"); id != "" {
-		oid, err := parseID(id)
-		if err == nil {
-			o, err = s.DB.OutboundRoute(r.Context(), a, oid)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		action = fmt.Sprintf("/routes/outbound/%d", o.ID)
+	o, err := editing(r, s.DB.OutboundRoute, &store.OutboundRouteRow{OutboundRoute: sb.OutboundRoute{Patterns: []string{"X."}}})
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	o.TenantID = formTenant(r, a, o.TenantID)
-	f := newForm(action, o.ID == 0, newOutboundView(o))
+	f := newForm(dialogAction("/routes/outbound", o.ID), o.ID == 0, newOutboundView(o))
 	s.routeFormExtra(r, a, o.TenantID, f)
 	s.render(w, r, "pbx_outbound_form.html", &pageData{Title: "outbound.title", Data: f})
 }
@@ -188,8 +177,10 @@ func (s *Server) outboundSave(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm("/routes/outbound", true, nil)
 	err := lengthLimits(r, map[string]int{"name": 64, "patterns": 2000, "strip_prefix": 33, "prepend": 33})
-	if id := r.PathValue("id"); id != "" && err == nil {
-		o.ID, err = parseID(id)
+	if id := r.PathValue("id"); id != "" { // read before anything can fail, so the form keeps editing
+		var perr error
+		o.ID, perr = parseID(id)
+		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/routes/outbound/"+id, false
 	}
 	v := newOutboundView(o)
@@ -206,11 +197,7 @@ func (s *Server) outboundSave(w http.ResponseWriter, r *http.Request) {
 	}
 	s.routeFormExtra(r, a, tenant, f)
 	if err == nil {
-		if o.ID == 0 {
-			err = s.DB.CreateOutboundRoute(r.Context(), a, o)
-		} else {
-			err = s.DB.UpdateOutboundRoute(r.Context(), a, o)
-		}
+		err = createOrUpdate(r.Context(), a, o, o.ID, s.DB.CreateOutboundRoute, s.DB.UpdateOutboundRoute)
 	}
 	if err != nil {
 		s.renderForm(w, r, "pbx_outbound_form.html", f, baseFields(err))
@@ -332,10 +319,7 @@ func maskInbound(i *store.InboundRouteRow) {
 
 func (s *Server) routesInboundRoutes(mux *http.ServeMux) {
 	mount(s, mux, s.inboundRouteResource())
-	mux.HandleFunc("GET /routes/inbound/new", s.page("pbx.inbound", s.inboundForm))
-	mux.HandleFunc("GET /routes/inbound/{id}/edit", s.page("pbx.inbound", s.inboundForm))
-	mux.HandleFunc("POST /routes/inbound", s.page("pbx.inbound", s.inboundSave))
-	mux.HandleFunc("POST /routes/inbound/{id}", s.page("pbx.inbound", s.inboundSave))
+	s.dialogRoutes(mux, "/routes/inbound", "pbx.inbound", s.inboundForm, s.inboundSave)
 
 	api := &pbxAPI[store.InboundRouteRow]{
 		Perm: "pbx.inbound", Path: "/api/v1/inbound-routes",
@@ -380,24 +364,16 @@ func (s *Server) inboundFormExtra(r *http.Request, a *sb.Actor, tenant int64, i 
 
 func (s *Server) inboundForm(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	i := &store.InboundRouteRow{InboundRoute: sb.InboundRoute{DestinationType: sb.DestExtension}}
-	action := "/routes/inbound"
-	if id := r.PathValue("id"); id != "" {
-		iid, err := parseID(id)
-		if err == nil {
-			i, err = s.DB.InboundRoute(r.Context(), a, iid)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		action = fmt.Sprintf("/routes/inbound/%d", i.ID)
-		if a.Masking {
-			maskInbound(i)
-		}
+	i, err := editing(r, s.DB.InboundRoute, &store.InboundRouteRow{InboundRoute: sb.InboundRoute{DestinationType: sb.DestExtension}})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if i.ID != 0 && a.Masking {
+		maskInbound(i)
 	}
 	i.TenantID = formTenant(r, a, i.TenantID)
-	f := newForm(action, i.ID == 0, nil)
+	f := newForm(dialogAction("/routes/inbound", i.ID), i.ID == 0, nil)
 	s.inboundFormExtra(r, a, i.TenantID, i, f)
 	s.render(w, r, "pbx_inbound_form.html", &pageData{Title: "inbound.title", Data: f})
 }
@@ -423,8 +399,10 @@ func (s *Server) inboundSave(w http.ResponseWriter, r *http.Request) {
 	err := lengthLimits(r, map[string]int{"name": 64, "did": 33, "caller": 33, "destination_external": 33, "destination_other": 64})
 	tenant := formTenant(r, a, 0)
 	var old *store.InboundRouteRow
-	if id := r.PathValue("id"); id != "" && err == nil {
-		i.ID, err = parseID(id)
+	if id := r.PathValue("id"); id != "" { // read before anything can fail, so the form keeps editing
+		var perr error
+		i.ID, perr = parseID(id)
+		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/routes/inbound/"+id, false
 		var oerr error
 		if old, oerr = s.DB.InboundRoute(r.Context(), a, i.ID); oerr == nil {
@@ -437,11 +415,7 @@ func (s *Server) inboundSave(w http.ResponseWriter, r *http.Request) {
 	}
 	s.inboundFormExtra(r, a, tenant, i, f)
 	if err == nil {
-		if i.ID == 0 {
-			err = s.DB.CreateInboundRoute(r.Context(), a, i)
-		} else {
-			err = s.DB.UpdateInboundRoute(r.Context(), a, i)
-		}
+		err = createOrUpdate(r.Context(), a, i, i.ID, s.DB.CreateInboundRoute, s.DB.UpdateInboundRoute)
 	}
 	if err != nil {
 		if a.Masking && old != nil { // show again masked what was stored, not what was typed

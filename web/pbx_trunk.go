@@ -75,14 +75,7 @@ func (s *Server) trunkResource() *resource[store.TrunkRow] {
 			return []rowAction{{Label: "action.edit", Href: fmt.Sprintf("/trunks/%d/edit", k.ID)}}
 		},
 		Toolbar: []rowAction{{Label: "trunks.status_title", Link: "/trunks/status"}},
-		Quota: func(r *http.Request, a *sb.Actor) string {
-			q, err := s.DB.TenantQuotas(r.Context(), a, a.TenantID)
-			if err != nil {
-				return ""
-			}
-			l := s.cats.localizer(pickLanguage(r))
-			return quotaText(l, l.T("trunks.quota_label"), q["trunks"])
-		},
+		Quota:   s.quotaLine("trunks", "trunks.quota_label"),
 		Notes: func(r *http.Request, a *sb.Actor) []string {
 			return []string{s.cats.localizer(pickLanguage(r)).T("trunks.codecs_note")}
 		},
@@ -92,10 +85,7 @@ func (s *Server) trunkResource() *resource[store.TrunkRow] {
 
 func (s *Server) routesTrunks(mux *http.ServeMux) {
 	mount(s, mux, s.trunkResource())
-	mux.HandleFunc("GET /trunks/new", s.page("pbx.trunks", s.trunkForm))
-	mux.HandleFunc("GET /trunks/{id}/edit", s.page("pbx.trunks", s.trunkForm))
-	mux.HandleFunc("POST /trunks", s.page("pbx.trunks", s.trunkSave))
-	mux.HandleFunc("POST /trunks/{id}", s.page("pbx.trunks", s.trunkSave))
+	s.dialogRoutes(mux, "/trunks", "pbx.trunks", s.trunkForm, s.trunkSave)
 	mux.HandleFunc("GET /trunks/status", s.page("pbx.status", s.trunkStatusPage))
 
 	api := &pbxAPI[store.TrunkRow]{
@@ -117,24 +107,16 @@ func (s *Server) routesTrunks(mux *http.ServeMux) {
 
 func (s *Server) trunkForm(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	k := &store.TrunkRow{Trunk: sb.NewTrunk()}
-	action := "/trunks"
-	if id := r.PathValue("id"); id != "" {
-		kid, err := parseID(id)
-		if err == nil {
-			k, err = s.DB.Trunk(r.Context(), a, kid)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		action = fmt.Sprintf("/trunks/%d", k.ID)
-		if k.Password != "" {
-			k.Password = store.MaskedPassword
-		}
+	k, err := editing(r, s.DB.Trunk, &store.TrunkRow{Trunk: sb.NewTrunk()})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if k.ID != 0 && k.Password != "" {
+		k.Password = store.MaskedPassword
 	}
 	k.TenantID = formTenant(r, a, k.TenantID)
-	f := newForm(action, k.ID == 0, k)
+	f := newForm(dialogAction("/trunks", k.ID), k.ID == 0, k)
 	s.trunkFormExtra(r, a, k, f)
 	s.render(w, r, "pbx_trunk_form.html", &pageData{Title: "trunks.title", Data: f})
 }
@@ -158,8 +140,10 @@ func (s *Server) trunkSave(w http.ResponseWriter, r *http.Request) {
 	}, Version: formInt(r, "version")}
 	f := newForm("/trunks", true, k)
 	err := lengthLimits(r, map[string]int{"name": 64, "host": 253, "username": 128, "password": 128, "caller_id": 33, "codecs": 128})
-	if id := r.PathValue("id"); id != "" && err == nil {
-		k.ID, err = parseID(id)
+	if id := r.PathValue("id"); id != "" { // read before anything can fail, so the form keeps editing
+		var perr error
+		k.ID, perr = parseID(id)
+		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/trunks/"+id, false
 		if k.Password == "" {
 			if old, oerr := s.DB.Trunk(r.Context(), a, k.ID); oerr == nil && old.Password != "" {
@@ -169,11 +153,7 @@ func (s *Server) trunkSave(w http.ResponseWriter, r *http.Request) {
 	}
 	s.trunkFormExtra(r, a, k, f)
 	if err == nil {
-		if k.ID == 0 {
-			err = s.DB.CreateTrunk(r.Context(), a, k)
-		} else {
-			err = s.DB.UpdateTrunk(r.Context(), a, k)
-		}
+		err = createOrUpdate(r.Context(), a, k, k.ID, s.DB.CreateTrunk, s.DB.UpdateTrunk)
 	}
 	if err != nil {
 		if !f.IsNew && k.Password != "" {

@@ -86,6 +86,20 @@ func quotaText(l Localizer, noun string, q sb.Quota) string {
 	return l.T("quota.limited", noun, q.Limit, q.Used, q.Remaining())
 }
 
+// quotaLine is the Quota of a list: the actor's company's quota of kind
+// ("users", "extensions", "trunks"), named by the message labelKey. It is
+// empty when the quota cannot be read.
+func (s *Server) quotaLine(kind, labelKey string) func(r *http.Request, a *sb.Actor) string {
+	return func(r *http.Request, a *sb.Actor) string {
+		q, err := s.DB.TenantQuotas(r.Context(), a, a.TenantID)
+		if err != nil {
+			return ""
+		}
+		l := s.cats.localizer(pickLanguage(r))
+		return quotaText(l, l.T(labelKey), q[kind])
+	}
+}
+
 func permLabel(l Localizer, p sb.Permission) string {
 	if l.Zh() {
 		return p.Zh

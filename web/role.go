@@ -31,10 +31,7 @@ func (s *Server) roleResource() *resource[store.RoleRow] {
 
 func (s *Server) routesRoles(mux *http.ServeMux) {
 	mount(s, mux, s.roleResource())
-	mux.HandleFunc("GET /roles/new", s.page("org.roles", s.roleForm))
-	mux.HandleFunc("GET /roles/{id}/edit", s.page("org.roles", s.roleForm))
-	mux.HandleFunc("POST /roles", s.page("org.roles", s.roleSave))
-	mux.HandleFunc("POST /roles/{id}", s.page("org.roles", s.roleSave))
+	s.dialogRoutes(mux, "/roles", "org.roles", s.roleForm, s.roleSave)
 	mux.HandleFunc("POST /api/v1/roles", s.api("org.roles", s.apiRoleSave))
 	mux.HandleFunc("GET /api/v1/roles/{id}", s.api("org.roles", s.apiRoleGet))
 	mux.HandleFunc("PUT /api/v1/roles/{id}", s.api("org.roles", s.apiRoleSave))
@@ -70,20 +67,12 @@ func (s *Server) roleFormExtra(r *http.Request, a *sb.Actor, f *formState) {
 
 func (s *Server) roleForm(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	role := &store.RoleRow{Role: sb.Role{TenantID: a.TenantID}}
-	action := "/roles"
-	if id := r.PathValue("id"); id != "" {
-		rid, err := parseID(id)
-		if err == nil {
-			role, err = s.DB.Role(r.Context(), a, rid)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		action = fmt.Sprintf("/roles/%d", role.ID)
+	role, err := editing(r, s.DB.Role, &store.RoleRow{Role: sb.Role{TenantID: a.TenantID}})
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	f := newForm(action, role.ID == 0, role)
+	f := newForm(dialogAction("/roles", role.ID), role.ID == 0, role)
 	s.roleFormExtra(r, a, f)
 	f.Extra["Has"] = toSet(role.Permissions)
 	s.render(w, r, "role_form.html", &pageData{Title: "roles.title", Data: f})
@@ -103,8 +92,10 @@ func (s *Server) roleSave(w http.ResponseWriter, r *http.Request) {
 	role := &store.RoleRow{Role: sb.Role{Name: r.FormValue("name"), Permissions: r.Form["perm"], Version: formInt(r, "version"), TenantID: formInt64(r, "tenant_id")}}
 	f := newForm("/roles", true, role)
 	err := lengthLimits(r, map[string]int{"name": 64})
-	if id := r.PathValue("id"); id != "" && err == nil {
-		role.ID, err = parseID(id)
+	if id := r.PathValue("id"); id != "" { // read before anything can fail, so the form keeps editing
+		var perr error
+		role.ID, perr = parseID(id)
+		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/roles/"+id, false
 	}
 	s.roleFormExtra(r, a, f)

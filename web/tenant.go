@@ -42,10 +42,7 @@ func (s *Server) tenantResource() *resource[sb.Tenant] {
 
 func (s *Server) routesTenants(mux *http.ServeMux) {
 	mount(s, mux, s.tenantResource())
-	mux.HandleFunc("GET /tenants/new", s.page("org.tenants", s.tenantForm))
-	mux.HandleFunc("GET /tenants/{id}/edit", s.page("org.tenants", s.tenantForm))
-	mux.HandleFunc("POST /tenants", s.page("org.tenants", s.tenantSave))
-	mux.HandleFunc("POST /tenants/{id}", s.page("org.tenants", s.tenantSave))
+	s.dialogRoutes(mux, "/tenants", "org.tenants", s.tenantForm, s.tenantSave)
 	mux.HandleFunc("GET /tenants/{id}/logo", s.page("org.tenants", s.tenantForm))
 	mux.HandleFunc("POST /tenants/{id}/logo", s.page("org.tenants", s.tenantLogo))
 
@@ -72,23 +69,14 @@ func (s *Server) routesTenants(mux *http.ServeMux) {
 }
 
 func (s *Server) tenantForm(w http.ResponseWriter, r *http.Request) {
-	a := actorFrom(r)
-	t := &sb.Tenant{}
-	action := "/tenants"
-	tmpl := "tenant_form.html"
-	if id := r.PathValue("id"); id != "" {
-		tid, err := parseID(id)
-		if err == nil {
-			t, err = s.DB.Tenant(r.Context(), a, tid)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		action = fmt.Sprintf("/tenants/%d", t.ID)
-		if strings.HasSuffix(r.URL.Path, "/logo") {
-			tmpl, action = "tenant_logo.html", action+"/logo"
-		}
+	t, err := editing(r, s.DB.Tenant, &sb.Tenant{})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	action, tmpl := dialogAction("/tenants", t.ID), "tenant_form.html"
+	if strings.HasSuffix(r.URL.Path, "/logo") {
+		tmpl, action = "tenant_logo.html", action+"/logo"
 	}
 	s.render(w, r, tmpl, &pageData{Title: "tenants.title", Data: newForm(action, t.ID == 0, t)})
 }
@@ -99,8 +87,10 @@ func (s *Server) tenantSave(w http.ResponseWriter, r *http.Request) {
 		QuotaTrunks: formInt(r, "quota_trunks"), QuotaCalls: formInt(r, "quota_calls"), LocalAreaCode: strings.TrimSpace(r.FormValue("local_area_code")), Version: formInt(r, "version")}
 	f := newForm("/tenants", true, t)
 	err := lengthLimits(r, map[string]int{"name": 64, "local_area_code": 8})
-	if id := r.PathValue("id"); id != "" && err == nil {
-		t.ID, err = parseID(id)
+	if id := r.PathValue("id"); id != "" { // read before anything can fail, so the form keeps editing
+		var perr error
+		t.ID, perr = parseID(id)
+		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/tenants/"+id, false
 		if err == nil {
 			var old *sb.Tenant

@@ -56,14 +56,7 @@ func (s *Server) userResource() *resource[store.UserRow] {
 			}
 			return acts
 		},
-		Quota: func(r *http.Request, a *sb.Actor) string {
-			q, err := s.DB.TenantQuotas(r.Context(), a, a.TenantID)
-			if err != nil {
-				return ""
-			}
-			l := s.cats.localizer(pickLanguage(r))
-			return quotaText(l, l.T("users.quota_label"), q["users"])
-		},
+		Quota: s.quotaLine("users", "users.quota_label"),
 		Import: &importSpec[store.UserRow]{
 			Columns: []importCol{
 				{Key: "username", Label: "users.username", Required: true},
@@ -140,10 +133,7 @@ func parseUserRow(a *sb.Actor, v map[string]string) (*store.UserRow, error) {
 func (s *Server) routesUsers(mux *http.ServeMux) {
 	res := s.userResource()
 	mount(s, mux, res)
-	mux.HandleFunc("GET /users/new", s.page("org.users", s.userForm))
-	mux.HandleFunc("GET /users/{id}/edit", s.page("org.users", s.userForm))
-	mux.HandleFunc("POST /users", s.page("org.users", s.userSave))
-	mux.HandleFunc("POST /users/{id}", s.page("org.users", s.userSave))
+	s.dialogRoutes(mux, "/users", "org.users", s.userForm, s.userSave)
 	mux.HandleFunc("GET /users/{id}/password", s.page("org.users", s.userResetForm))
 	mux.HandleFunc("POST /users/{id}/password", s.page("org.users", s.userReset))
 	mux.HandleFunc("POST /users/{id}/lock", s.page("org.users", s.userStatus(sb.UserLocked)))
@@ -182,23 +172,15 @@ func (s *Server) userFormExtra(r *http.Request, a *sb.Actor, tenant int64, f *fo
 
 func (s *Server) userForm(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	u := &store.UserRow{User: sb.User{Masking: true, ScreenPop: true, Gender: "male", Status: sb.UserEnabled, TenantID: a.TenantID}}
-	action := "/users"
-	if id := r.PathValue("id"); id != "" {
-		uid, err := parseID(id)
-		if err == nil {
-			u, err = s.DB.User(r.Context(), a, uid)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		action = fmt.Sprintf("/users/%d", u.ID)
+	u, err := editing(r, s.DB.User, &store.UserRow{User: sb.User{Masking: true, ScreenPop: true, Gender: "male", Status: sb.UserEnabled, TenantID: a.TenantID}})
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	if t := formInt64(r, "tenant_id"); t != 0 && a.IsSystem() {
 		u.TenantID = t // the company picker reloads the form for that company's roles and departments
 	}
-	f := newForm(action, u.ID == 0, u)
+	f := newForm(dialogAction("/users", u.ID), u.ID == 0, u)
 	s.userFormExtra(r, a, u.TenantID, f)
 	s.render(w, r, "user_form.html", &pageData{Title: "users.title", Data: f})
 }
