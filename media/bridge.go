@@ -11,12 +11,17 @@ var ErrBridged = errors.New("media: session already bridged")
 
 // BridgeConfig configures NewBridge.
 type BridgeConfig struct {
-	// OnDigit, when set, gets each RFC 4733 digit either party sends,
-	// once per key press, with the session it came from. It is called on
-	// the relay's thread: it must return at once and must not call into
-	// the sessions or the bridge (hand the digit to a channel). The
-	// telephone-events also pass through to the other party, with its
-	// payload type, when that party negotiated them.
+	// OnDigit, when set, gets each digit either party sends, once per
+	// key press, with the session it came from: RFC 4733 events, tones
+	// found by a session's in-band detector, and digits the SIP edge
+	// reports with ReceiveDigit. It is called on the relay's thread (on
+	// ReceiveDigit's caller for those): it must return at once and must
+	// not call into the sessions or the bridge (hand the digit to a
+	// channel). Each digit also reaches the other party as that party's
+	// DTMF mode asks: telephone-events pass through with its payload
+	// type, or become a tone lasting as long as the key press, or, for a
+	// party in "info" mode, nothing: the SIP edge sends the INFO request
+	// when OnDigit reports the digit.
 	OnDigit func(from *Session, digit byte)
 
 	// Recorder, when set, records the bridged call: a's voice on channel
@@ -30,8 +35,9 @@ type BridgeConfig struct {
 // packet a's peer sends goes out of b to b's peer, and the reverse, with
 // the SSRC, sequence number and timestamp of b's own stream (see
 // outStream), transcoded when the codecs differ, with telephone-events
-// remapped to the other leg's payload type. The per-packet work runs on
-// the relay's thread and does not allocate.
+// remapped to the other leg's payload type or turned into tones (see
+// digits.go). The per-packet work runs on the relay's thread and does
+// not allocate.
 type Bridge struct {
 	a, b      *Session
 	ra, rb    *route

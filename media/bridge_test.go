@@ -78,26 +78,6 @@ func TestBridgePassesAndReportsDTMF(t *testing.T) {
 	}
 }
 
-func TestBridgeDropsEventsForLegWithoutThem(t *testing.T) {
-	relay, ports := newTestRelay(t, RelayGoroutine), newTestPorts(t)
-	pa, pb := newPhone(t), newPhone(t)
-	a := newTestSession(t, relay, ports, testLeg{remote: pa.addr(), codec: PCMU, dtmf: 101})
-	b := newTestSession(t, relay, ports, testLeg{remote: pb.addr(), codec: PCMU})
-	got := make(chan byte, 4)
-	br, err := NewBridge(a, b, BridgeConfig{OnDigit: func(_ *Session, d byte) { got <- d }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer br.Close()
-	pa.sendDigit(a.LocalAddr(), 101, '7')
-	if d := <-got; d != '7' {
-		t.Errorf("OnDigit %q, want 7", d)
-	}
-	if pkts := pb.recvN(1, 100*time.Millisecond); len(pkts) != 0 {
-		t.Errorf("B got a telephone-event it did not negotiate")
-	}
-}
-
 func TestCollect(t *testing.T) {
 	relay, ports := newTestRelay(t, RelayEpoll), newTestPorts(t)
 	pa := newPhone(t)

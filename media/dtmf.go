@@ -129,28 +129,49 @@ const dtmfMaxLate = 10 * SampleRate
 // late, and the continuation segment of an event longer than 0xFFFF units
 // (RFC 4733 §2.5.1.3) give false. It does not allocate.
 func (r *DTMFReceiver) Receive(timestamp uint32, payload []byte) (byte, bool) {
+	p := r.track(timestamp, payload)
+	return p.digit, p.start && p.digit != 0
+}
+
+// eventProgress is what one telephone-event packet tells of the current
+// key press: its digit (0 for a non-digit event), whether this packet
+// starts it, whether it is the first to carry the E bit, and its duration
+// so far in timestamp units. ok is false for a packet of no current event
+// (malformed, or late).
+type eventProgress struct {
+	digit      byte
+	start, end bool
+	ok         bool
+	dur        uint16
+}
+
+// track is Receive with the progress of the event, which a bridge uses to
+// sound a key press as a tone for as long as it lasts.
+func (r *DTMFReceiver) track(timestamp uint32, payload []byte) eventProgress {
 	e, err := ParseEvent(payload)
 	if err != nil {
-		return 0, false
+		return eventProgress{}
 	}
+	digit, _ := EventDigit(e.Code)
 	if r.started {
 		switch diff := int32(timestamp - r.ts); {
 		case diff < 0 && diff > -dtmfMaxLate:
-			return 0, false // an earlier event, reordered
+			return eventProgress{} // an earlier event, reordered
 		case diff == 0:
 			r.dur = max(r.dur, e.Duration)
+			end := e.End && !r.ended
 			r.ended = r.ended || e.End
-			return 0, false
+			return eventProgress{digit: digit, end: end, ok: true, dur: r.dur}
 		case diff == math.MaxUint16 && !r.ended && e.Code == r.code:
 			// The next segment of a long event starts where the last one
 			// ran out of duration (§2.5.1.3).
 			r.ts, r.dur, r.ended = timestamp, e.Duration, e.End
-			return 0, false
+			return eventProgress{digit: digit, end: e.End, ok: true, dur: e.Duration}
 		}
 	}
 	r.started = true
 	r.ts, r.code, r.dur, r.ended = timestamp, e.Code, e.Duration, e.End
-	return EventDigit(e.Code)
+	return eventProgress{digit: digit, start: true, end: e.End, ok: true, dur: e.Duration}
 }
 
 // In-band DTMF detection: Goertzel filters at the eight DTMF frequencies
@@ -204,13 +225,36 @@ type DTMFDetector struct {
 // begins in it; a digit that spans several calls is reported once. It does
 // not allocate unless digits must grow.
 func (d *DTMFDetector) Detect(pcm []int16, digits []byte) []byte {
-	for _, x := range pcm {
-		v := float64(x)
-		for i := range d.s1 {
-			d.s1[i], d.s2[i] = v+dtmfCoeffs[i]*d.s1[i]-d.s2[i], d.s1[i]
+	for len(pcm) > 0 {
+		// Run the filters over the part of the block in pcm, four at a
+		// time: their states stay in registers and their four chains of
+		// dependent arithmetic overlap.
+		seg := pcm[:min(len(pcm), dtmfBlock-d.n)]
+		pcm = pcm[len(seg):]
+		for i := 0; i < 8; i += 4 {
+			a1, a2, ca := d.s1[i], d.s2[i], dtmfCoeffs[i]
+			b1, b2, cb := d.s1[i+1], d.s2[i+1], dtmfCoeffs[i+1]
+			c1, c2, cc := d.s1[i+2], d.s2[i+2], dtmfCoeffs[i+2]
+			e1, e2, ce := d.s1[i+3], d.s2[i+3], dtmfCoeffs[i+3]
+			for _, x := range seg {
+				v := float64(x)
+				a1, a2 = v+ca*a1-a2, a1
+				b1, b2 = v+cb*b1-b2, b1
+				c1, c2 = v+cc*c1-c2, c1
+				e1, e2 = v+ce*e1-e2, e1
+			}
+			d.s1[i], d.s2[i] = a1, a2
+			d.s1[i+1], d.s2[i+1] = b1, b2
+			d.s1[i+2], d.s2[i+2] = c1, c2
+			d.s1[i+3], d.s2[i+3] = e1, e2
 		}
-		d.energy += v * v
-		if d.n++; d.n < dtmfBlock {
+		e := d.energy
+		for _, x := range seg {
+			v := float64(x)
+			e += v * v
+		}
+		d.energy = e
+		if d.n += len(seg); d.n < dtmfBlock {
 			continue
 		}
 		digit := d.block()

@@ -6,14 +6,15 @@
 //
 // Its live parts anchor every leg's media in the PBX: PortAllocator hands
 // out RTP/RTCP port pairs, a Session is one leg's socket with symmetric
-// RTP latching, statistics and an RTP timeout, a Bridge relays two
-// Sessions both ways (SSRC, sequence and timestamp continuity, transcoding,
-// DTMF pass-through and reporting), a Recorder writes a bridged call to a
-// stereo WAV, and Play and Collect give call flows prompts, tones, music on
-// hold and digits. The packets of every Session are read by a Relay, the
-// one interface behind which the hot path can change: a goroutine per
-// socket (RelayGoroutine) or locked threads doing raw epoll (RelayEpoll).
-// The live parts use Linux system calls.
+// RTP latching, statistics, RTCP reports both ways and an RTP timeout, a
+// Bridge relays two Sessions both ways (SSRC, sequence and timestamp
+// continuity, transcoding, DTMF reporting and interworking between RFC
+// 4733, in-band tones and the SIP edge's INFO), a Recorder writes a
+// bridged call to a stereo WAV, and Play, SendDigit and Collect give call
+// flows prompts, tones, music on hold and digits. The packets of every
+// Session are read by a Relay, the one interface behind which the hot path
+// can change: a goroutine per socket (RelayGoroutine) or locked threads
+// doing raw epoll (RelayEpoll). The live parts use Linux system calls.
 //
 // Everything runs at 8000 Hz with 16-bit linear samples ([]int16) and
 // 20 ms frames of 160 samples.

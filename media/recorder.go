@@ -10,23 +10,31 @@ import (
 // Recorder writes a call's audio to a stereo WAVWriter, one party per
 // channel, on a goroutine of its own so that file I/O never stalls the
 // relay. Sessions feed it through their tap (Session.Record, or
-// BridgeConfig.Recorder): the relay copies each audio payload into a small
-// queue, and the recorder decodes it and places it on the timeline.
+// BridgeConfig.Recorder): the relay places each audio payload on the
+// recording's timeline as it arrives, still G.711 (one byte a sample), and
+// the recorder's goroutine decodes and writes it.
 //
 // The channels stay in step: each frame is placed by its arrival time,
 // refined by its RTP timestamp (so network jitter does not smear it), and
 // whatever no packet covered — silence suppression, loss, hold, a party
 // not yet connected — is written as silence. The recorder wakes every
-// 200 ms (not per packet), places the frames queued meanwhile (each keeps
-// the time the relay received it) and writes the audio up to 100 ms
-// behind real time, to leave room for jitter between the parties; the
-// file's header is rewritten every second (WAVWriter.Flush), so a crash
-// loses at most about a second and RepairWAV mends the header. Close
-// writes the rest and finalises the file.
+// 200 ms (not per packet) and writes the audio up to 100 ms behind real
+// time, to leave room for jitter between the parties; the file's header
+// is rewritten every second (WAVWriter.Flush), so a crash loses at most
+// about a second and RepairWAV mends the header. Close writes the rest
+// and finalises the file.
+//
+// Memory: a recording holds about 300 ms of G.711 per channel (two 3 KB
+// buffers) and borrows an 8 KB block from a pool shared by all recorders
+// while it writes, so a recorded call costs about 10 KB on top of its
+// sessions.
 type Recorder struct {
-	w       *WAVWriter
-	start   int64 // nanotime of sample 0
-	frames  chan recFrame
+	w     *WAVWriter
+	start int64 // nanotime of sample 0
+
+	mu sync.Mutex // guards tl; the relay places frames under it
+	tl recTimeline
+
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -40,26 +48,19 @@ type recTap struct {
 	ch  uint8
 }
 
-// recFrame is one payload on its way to the recorder, copied by value so
-// the relay does not allocate.
-type recFrame struct {
-	at    int64 // nanotime of arrival
-	ts    uint32
-	ssrc  uint32
-	n     uint16
-	ch    uint8
-	codec Codec
-	data  [FrameSamples]byte
-}
-
 const (
-	recTick   = 200 * time.Millisecond // how often the recorder wakes to place frames and write
-	recQueue  = 48                     // frames the queue holds: 100 frames/s of two parties for one tick, twice over
-	recLag    = SampleRate / 10        // samples (100 ms) the writer stays behind real time, for jitter between the parties
-	recResync = SampleRate / 2         // samples a stream may drift from its arrival times before it is placed anew
-	recFlush  = 5                      // ticks per Flush of the header
-	recPend   = 3200                   // samples each channel's pending buffer starts with: lag + tick + slack
+	recTick    = 200 * time.Millisecond // how often the recorder wakes to write
+	recLag     = SampleRate / 10        // samples (100 ms) the writer stays behind real time, for jitter between the parties
+	recResync  = SampleRate / 2         // samples a stream may drift from its arrival times before it is placed anew
+	recFlush   = 5                      // ticks per Flush of the header
+	recPend    = 3072                   // bytes each channel's buffer starts with: lag + tick + slack (a malloc size class)
+	recMaxPend = 10 * SampleRate        // samples a channel may hold before frames are dropped (a stalled disk)
+	recBlock   = 2048                   // stereo frames decoded and written at a time
 )
+
+// recBlocks lends the recorders the buffer they decode into and write
+// from: only the few writing at one moment hold one.
+var recBlocks = sync.Pool{New: func() any { return new([4 * recBlock]byte) }}
 
 // NewRecorder starts recording into w, which must be a stereo WAVWriter;
 // the recording's time starts now. The recorder owns w and closes it.
@@ -68,11 +69,13 @@ func NewRecorder(w *WAVWriter) (*Recorder, error) {
 		return nil, errors.New("media: a call recording needs a stereo wav writer")
 	}
 	r := &Recorder{
-		w:      w,
-		start:  nanotime(),
-		frames: make(chan recFrame, recQueue),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		w:     w,
+		start: nanotime(),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	for c := range r.tl.pend {
+		r.tl.pend[c] = make([]byte, 0, recPend)
 	}
 	go r.run()
 	return r, nil
@@ -92,7 +95,7 @@ func (s *Session) Record(rec *Recorder, channel int) {
 // behind.
 func (r *Recorder) Dropped() uint64 { return r.dropped.Load() }
 
-// Close writes what is queued, finalises the WAV file and closes it. It
+// Close writes what is pending, finalises the WAV file and closes it. It
 // returns the first write error of the recording. Closing twice returns the
 // same.
 func (r *Recorder) Close() error {
@@ -101,66 +104,52 @@ func (r *Recorder) Close() error {
 	return r.err
 }
 
-// frame queues a payload from the relay's thread, or drops it when the
-// queue is full. It does not allocate.
-func (r *Recorder) frame(ch uint8, codec Codec, ssrc, ts uint32, payload []byte, now int64) {
-	for len(payload) > 0 {
-		f := recFrame{at: now, ts: ts, ssrc: ssrc, ch: ch, codec: codec}
-		f.n = uint16(copy(f.data[:], payload))
-		payload = payload[f.n:]
-		ts += uint32(f.n)
-		select {
-		case r.frames <- f:
-		default:
-			r.dropped.Add(1)
-		}
-	}
-}
-
-// recTimeline is the recorder goroutine's state: pend holds each channel's
-// samples from position base on.
+// recTimeline is the recording's state between the relay and the writer:
+// pend holds each channel's samples from position base on, encoded with
+// codec[c].
 type recTimeline struct {
 	base   int64
-	pend   [2][]int16
+	pend   [2][]byte
+	codec  [2]Codec
 	anchor [2]struct {
 		ok   bool
 		ssrc uint32
 		ts   uint32
 		pos  int64
 	}
+	closed bool
+}
+
+// frame places a payload from the relay's thread. It does not allocate
+// unless the writer has fallen behind and the channel's buffer must grow.
+func (r *Recorder) frame(ch uint8, codec Codec, ssrc, ts uint32, payload []byte, now int64) {
+	r.mu.Lock()
+	if !r.tl.closed && !r.place(&r.tl, ch, codec, ssrc, ts, payload, now) {
+		r.dropped.Add(1)
+	}
+	r.mu.Unlock()
 }
 
 func (r *Recorder) run() {
 	defer close(r.done)
 	tick := time.NewTicker(recTick)
 	defer tick.Stop()
-	tl := recTimeline{pend: [2][]int16{make([]int16, 0, recPend), make([]int16, 0, recPend)}}
 	for ticks := 1; ; ticks++ {
 		select {
 		case <-tick.C:
-			r.drain(&tl)
-			r.write(&tl, r.position(nanotime())-recLag)
+			r.write(r.position(nanotime()) - recLag)
 			if ticks%recFlush == 0 && r.err == nil {
 				r.err = r.w.Flush()
 			}
 		case <-r.stop:
-			r.drain(&tl)
-			r.write(&tl, tl.base+int64(max(len(tl.pend[0]), len(tl.pend[1]))))
+			r.mu.Lock()
+			r.tl.closed = true
+			end := r.tl.base + int64(max(len(r.tl.pend[0]), len(r.tl.pend[1])))
+			r.mu.Unlock()
+			r.write(end)
 			if err := r.w.Close(); r.err == nil {
 				r.err = err
 			}
-			return
-		}
-	}
-}
-
-// drain places every queued frame.
-func (r *Recorder) drain(tl *recTimeline) {
-	for {
-		select {
-		case f := <-r.frames:
-			r.place(tl, &f)
-		default:
 			return
 		}
 	}
@@ -171,50 +160,96 @@ func (r *Recorder) position(ns int64) int64 {
 	return (ns - r.start) * SampleRate / int64(time.Second)
 }
 
-// place decodes a frame into its channel at its place on the timeline.
-func (r *Recorder) place(tl *recTimeline, f *recFrame) {
-	n := int64(f.n)
-	arrival := r.position(f.at) - n
-	a := &tl.anchor[f.ch]
-	pos := a.pos + int64(int32(f.ts-a.ts))
-	if d := pos - arrival; !a.ok || f.ssrc != a.ssrc || d > recResync || d < -recResync {
-		a.ok, a.ssrc, a.ts, a.pos = true, f.ssrc, f.ts, arrival
+// place copies a payload into its channel at its place on the timeline,
+// transcoding it when the channel holds the other G.711. It reports false
+// when the frame does not fit: the writer is 10 s behind.
+func (r *Recorder) place(tl *recTimeline, ch uint8, codec Codec, ssrc, ts uint32, data []byte, now int64) bool {
+	n := int64(len(data))
+	arrival := r.position(now) - n
+	a := &tl.anchor[ch]
+	pos := a.pos + int64(int32(ts-a.ts))
+	if d := pos - arrival; !a.ok || ssrc != a.ssrc || d > recResync || d < -recResync {
+		a.ok, a.ssrc, a.ts, a.pos = true, ssrc, ts, arrival
 		pos = arrival
 	}
-	data := f.data[:n]
 	if pos < tl.base { // too late: keep what is still ahead
 		skip := min(tl.base-pos, n)
 		data, pos = data[skip:], pos+skip
 	}
 	if len(data) == 0 {
-		return
+		return true
 	}
 	off := int(pos - tl.base)
-	p := tl.pend[f.ch]
-	for len(p) < off+len(data) {
-		p = append(p, 0)
+	end := off + len(data)
+	if end > recMaxPend {
+		return false
 	}
-	f.codec.Decode(p[off:off+len(data)], data)
-	tl.pend[f.ch] = p
+	p := tl.pend[ch]
+	if len(p) == 0 {
+		tl.codec[ch] = codec
+	}
+	c := tl.codec[ch]
+	if k := len(p); k < end {
+		p = append(p, make([]byte, end-k)...) // does not allocate within capacity
+		fillSilence(p[k:], c)
+	}
+	Transcode(p[off:end], c, data, codec)
+	tl.pend[ch] = p
+	return true
 }
 
-// write writes both channels up to position limit, padding with silence.
-func (r *Recorder) write(tl *recTimeline, limit int64) {
-	n := int(limit - tl.base)
-	if n <= 0 {
-		return
-	}
-	for c := range tl.pend {
-		for len(tl.pend[c]) < n {
-			tl.pend[c] = append(tl.pend[c], 0)
+// write decodes both channels up to position limit, padding with silence,
+// and writes them, a block at a time; the relay is kept waiting only
+// while a block is decoded.
+func (r *Recorder) write(limit int64) {
+	blk := recBlocks.Get().(*[4 * recBlock]byte)
+	defer recBlocks.Put(blk)
+	for {
+		r.mu.Lock()
+		tl := &r.tl
+		n := int(min(limit-tl.base, recBlock))
+		if n <= 0 {
+			r.mu.Unlock()
+			return
+		}
+		out := blk[:4*n]
+		for c := range tl.pend {
+			p := tl.pend[c]
+			k := min(len(p), n)
+			decodeInterleaved(out[2*c:], p[:k], tl.codec[c])
+			for i := k; i < n; i++ {
+				out[4*i+2*c], out[4*i+2*c+1] = 0, 0
+			}
+			tl.pend[c] = p[:copy(p, p[k:])]
+		}
+		tl.base += int64(n)
+		r.mu.Unlock()
+		if r.err == nil {
+			r.err = r.w.writeFrames(out)
 		}
 	}
-	if r.err == nil {
-		r.err = r.w.WriteStereo(tl.pend[0][:n], tl.pend[1][:n])
+}
+
+// decodeInterleaved decodes src into every other 16-bit little-endian
+// sample of dst, one channel of a stereo block.
+func decodeInterleaved(dst []byte, src []byte, c Codec) {
+	table := &ulawTable
+	if c == PCMA {
+		table = &alawTable
 	}
-	for c := range tl.pend {
-		p := tl.pend[c]
-		tl.pend[c] = p[:copy(p, p[n:])]
+	for i, b := range src {
+		v := uint16(table[b])
+		dst[4*i], dst[4*i+1] = byte(v), byte(v>>8)
 	}
-	tl.base += int64(n)
+}
+
+// fillSilence fills b with the code of a zero sample in c.
+func fillSilence(b []byte, c Codec) {
+	v := ulawEncode[0x2000]
+	if c == PCMA {
+		v = alawEncode[0x1000]
+	}
+	for i := range b {
+		b[i] = v
+	}
 }

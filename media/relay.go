@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Relay reads the sockets of Sessions and hands each packet to its
@@ -49,6 +50,12 @@ type RelayConfig struct {
 	// Workers is the number of epoll threads; 0 means GOMAXPROCS-1, at
 	// least 1. Ignored by RelayGoroutine.
 	Workers int
+	// Coalesce, when positive, has each epoll worker sleep this long
+	// (1 ms is plenty) after handling what one wake-up brought, so that
+	// packets accumulate and one epoll_wait returns many: fewer wake-ups
+	// at light load for at most that much added delay (relay-floor.md).
+	// Ignored by RelayGoroutine.
+	Coalesce time.Duration
 }
 
 // NewRelay returns the relay cfg selects.
@@ -57,7 +64,7 @@ func NewRelay(cfg RelayConfig) (Relay, error) {
 	case "", RelayGoroutine:
 		return NewGoroutineRelay(), nil
 	case RelayEpoll:
-		return NewEpollRelay(cfg.Workers)
+		return newEpollRelay(cfg.Workers, cfg.Coalesce)
 	}
 	return nil, fmt.Errorf("rtp relay mode %q: want %q or %q", cfg.Mode, RelayGoroutine, RelayEpoll)
 }
@@ -65,6 +72,7 @@ func NewRelay(cfg RelayConfig) (Relay, error) {
 // GoroutineRelay reads each session's socket on a goroutine of its own
 // through the runtime's poller: the straightforward relay.
 type GoroutineRelay struct {
+	rtcp    *rtcpSweeper
 	mu      sync.Mutex
 	readers map[*Session]*socketReader
 	closed  bool
@@ -79,7 +87,7 @@ type socketReader struct {
 
 // NewGoroutineRelay returns a GoroutineRelay.
 func NewGoroutineRelay() *GoroutineRelay {
-	return &GoroutineRelay{readers: make(map[*Session]*socketReader)}
+	return &GoroutineRelay{readers: make(map[*Session]*socketReader), rtcp: newRTCPSweeper(rtcpSweep, rtcpInterval)}
 }
 
 // Add starts a goroutine reading s.
@@ -106,6 +114,7 @@ func (g *GoroutineRelay) Add(s *Session) error {
 	}
 	g.readers[s] = r
 	go r.run(s)
+	g.rtcp.add(s)
 	return nil
 }
 
@@ -126,6 +135,7 @@ func (r *socketReader) run(s *Session) {
 
 // Remove stops reading s and waits for its goroutine to end.
 func (g *GoroutineRelay) Remove(s *Session) {
+	g.rtcp.remove(s)
 	g.mu.Lock()
 	r := g.readers[s]
 	delete(g.readers, s)
@@ -147,6 +157,7 @@ func (g *GoroutineRelay) Close() error {
 		r.conn.Close()
 		<-r.done
 	}
+	g.rtcp.close()
 	return nil
 }
 
@@ -156,6 +167,7 @@ func (g *GoroutineRelay) Close() error {
 // ready socket (relay-floor.md). The sockets are never seen by the
 // runtime's poller.
 type EpollRelay struct {
+	rtcp    *rtcpSweeper
 	workers []*epollWorker
 	mu      sync.Mutex
 	where   map[*Session]epollSlot
@@ -171,7 +183,9 @@ type epollSlot struct {
 // NewEpollRelay starts n workers; n 0 means GOMAXPROCS-1, at least 1.
 // It refuses n ≥ GOMAXPROCS, which would leave the rest of the program
 // without a P whenever the workers wait.
-func NewEpollRelay(n int) (*EpollRelay, error) {
+func NewEpollRelay(n int) (*EpollRelay, error) { return newEpollRelay(n, 0) }
+
+func newEpollRelay(n int, coalesce time.Duration) (*EpollRelay, error) {
 	procs := runtime.GOMAXPROCS(0)
 	if n <= 0 {
 		n = max(procs-1, 1)
@@ -179,9 +193,9 @@ func NewEpollRelay(n int) (*EpollRelay, error) {
 	if n >= procs {
 		return nil, fmt.Errorf("epoll relay: %d workers need GOMAXPROCS above %d, have %d", n, n, procs)
 	}
-	r := &EpollRelay{where: make(map[*Session]epollSlot)}
+	r := &EpollRelay{where: make(map[*Session]epollSlot), rtcp: newRTCPSweeper(rtcpSweep, rtcpInterval)}
 	for range n {
-		w, err := newEpollWorker()
+		w, err := newEpollWorker(coalesce)
 		if err != nil {
 			r.Close()
 			return nil, err
@@ -209,12 +223,14 @@ func (r *EpollRelay) Add(s *Session) error {
 		return err
 	}
 	r.where[s] = epollSlot{w, slot}
+	r.rtcp.add(s)
 	return nil
 }
 
 // Remove takes s off its worker; when it returns, the worker has finished
 // any packet of s it was handling.
 func (r *EpollRelay) Remove(s *Session) {
+	r.rtcp.remove(s)
 	r.mu.Lock()
 	at, ok := r.where[s]
 	delete(r.where, s)
@@ -233,5 +249,6 @@ func (r *EpollRelay) Close() error {
 	for _, w := range ws {
 		w.close()
 	}
+	r.rtcp.close()
 	return nil
 }

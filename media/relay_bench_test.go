@@ -2,8 +2,10 @@ package media
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,6 +123,107 @@ func BenchmarkTranscode(b *testing.B) {
 				sa.receive(pkt, from, nanotime())
 				if tt.record && i%16 == 0 {
 					runtime.Gosched() // let the recorder keep up, as at 50 pps it would
+				}
+			}
+		})
+	}
+}
+
+func TestEpollCoalesce(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	relay, err := NewRelay(RelayConfig{Mode: RelayEpoll, Workers: 1, Coalesce: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	ports := newTestPorts(t)
+	pa, pb := newPhone(t), newPhone(t)
+	a := newTestSession(t, relay, ports, testLeg{remote: pa.addr(), codec: PCMU})
+	b := newTestSession(t, relay, ports, testLeg{remote: pb.addr(), codec: PCMA})
+	br, err := NewBridge(a, b, BridgeConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	pa.sendAudio(a.LocalAddr(), PCMU, tone(1000, 200*time.Millisecond), 2*time.Millisecond)
+	if got := pb.recvN(10, 200*time.Millisecond); len(got) != 10 {
+		t.Errorf("B got %d of 10 packets through a coalescing relay", len(got))
+	}
+}
+
+func TestInbandDetectionDoesNotAllocate(t *testing.T) {
+	relay, ports := newTestRelay(t, RelayGoroutine), newTestPorts(t)
+	pa := newPhone(t)
+	a := newTestSession(t, relay, ports, testLeg{remote: pa.addr(), codec: PCMU})
+	if err := a.SetDTMFMode("inband", false); err != nil {
+		t.Fatal(err)
+	}
+	tn, _ := DTMFTone('5', -10)
+	gen := NewToneGenerator(tn)
+	var pcm [FrameSamples]int16
+	pkt := make([]byte, 12+FrameSamples)
+	pkt[0] = 0x80
+	seq, ts := uint16(1), uint32(0)
+	allocs := testing.AllocsPerRun(200, func() {
+		gen.Fill(pcm[:])
+		PCMU.Encode(pkt[12:], pcm[:])
+		seq, ts = seq+1, ts+FrameSamples
+		pkt[2], pkt[3] = byte(seq>>8), byte(seq)
+		pkt[4], pkt[5], pkt[6], pkt[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+		pkt[11] = 7
+		a.receive(pkt, pa.addr(), nanotime())
+	})
+	if allocs != 0 {
+		t.Errorf("receive with in-band detection: %v allocations per packet", allocs)
+	}
+	if got, _ := a.Collect(t.Context(), CollectSpec{Max: 1, Timeout: time.Second}); got != "5" {
+		t.Errorf("Collect = %q, want 5", got)
+	}
+}
+
+// BenchmarkSend compares a send on an unconnected socket (sendto with the
+// peer's address: a route lookup each time) with one on a socket
+// connected to the peer (SessionConfig.Connect), over loopback; each
+// iteration also reads the packet at the far end, as the peer would.
+func BenchmarkSend(b *testing.B) {
+	for _, connected := range []bool{false, true} {
+		name := "sendto"
+		if connected {
+			name = "connected"
+		}
+		b.Run(name, func(b *testing.B) {
+			from, err := openUDP(netip.MustParseAddrPort("127.0.0.1:47001"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer syscall.Close(from)
+			to, err := openUDP(netip.MustParseAddrPort("127.0.0.1:47002"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer syscall.Close(to)
+			var sa sockaddr
+			sa.set(netip.MustParseAddrPort("127.0.0.1:47002"), false)
+			if connected && connect(from, &sa) != 0 {
+				b.Fatal("connect failed")
+			}
+			pkt := make([]byte, 12+FrameSamples)
+			buf := make([]byte, 1500)
+			var rsa syscall.RawSockaddrAny
+			for b.Loop() {
+				var e syscall.Errno
+				if connected {
+					e = send(from, pkt)
+				} else {
+					e = sendto(from, pkt, &sa)
+				}
+				if e != 0 {
+					b.Fatal(e)
+				}
+				if _, _, e := recvfrom(to, buf, &rsa); e != 0 {
+					b.Fatal(e)
 				}
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -26,16 +27,18 @@ type epollWorker struct {
 	free  []int32
 	n     atomic.Int32
 
+	coalesce syscall.Timespec // sleep after each batch, zero for none
+
 	stop atomic.Bool
 	done chan struct{}
 }
 
-func newEpollWorker() (*epollWorker, error) {
+func newEpollWorker(coalesce time.Duration) (*epollWorker, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll relay: %w", err)
 	}
-	w := &epollWorker{epfd: epfd, done: make(chan struct{})}
+	w := &epollWorker{epfd: epfd, done: make(chan struct{}), coalesce: syscall.NsecToTimespec(int64(max(coalesce, 0)))}
 	go w.run()
 	return w, nil
 }
@@ -91,7 +94,7 @@ func (w *epollWorker) run() {
 	defer runtime.UnlockOSThread()
 	defer close(w.done)
 	var (
-		events [256]syscall.EpollEvent
+		events [512]syscall.EpollEvent
 		buf    [2048]byte
 		rsa    syscall.RawSockaddrAny
 	)
@@ -121,5 +124,16 @@ func (w *epollWorker) run() {
 			s.receive(buf[:m], from, now)
 		}
 		w.mu.Unlock()
+		if (w.coalesce.Nsec != 0 || w.coalesce.Sec != 0) && int(n) < len(events) {
+			// Let packets gather so that the next wait returns many
+			// (unless this one was full: then more are waiting). A
+			// raw nanosleep, like the wait, keeps the P; a signal cuts it
+			// short, and as for the wait, that is most likely the runtime
+			// asking for the P: without this yield a busy worker, whose
+			// wait always has events, would hold a stop-the-world up.
+			if _, _, e := syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&w.coalesce)), 0, 0); e != 0 {
+				runtime.Gosched()
+			}
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"switchboard"
 )
 
 // ErrClosed is returned by Session methods once the session is closed.
@@ -32,11 +34,27 @@ type SessionConfig struct {
 	Codec Codec // the codec negotiated on this leg: what we send and expect
 	DTMF  uint8 // telephone-event payload type of this leg (RFC 4733), 0 when not negotiated
 
+	// DTMFMode is how digits go out to this leg, a trunk's dtmf_mode; ""
+	// (auto) for phones. "inband" also detects the digits the peer sends
+	// as tones. See SendDigit and the interworking notes in digits.go.
+	DTMFMode switchboard.DTMFMode
+	// DetectInband runs a DTMFDetector on the audio the peer sends
+	// whatever the mode, for a peer known to send tones although it
+	// negotiated telephone-events. It costs about 1-2 µs per packet.
+	DetectInband bool
+
 	// Timeout, when positive, ends the wait for media: no packet accepted
 	// for this long closes TimedOut and calls OnTimeout. Counted from
 	// NewSession, so a peer that never sends also times out.
 	Timeout   time.Duration
 	OnTimeout func() // called once, on its own goroutine; may be nil
+
+	// Connect connects the socket to the peer once it is latched, so the
+	// kernel skips the route lookup on each send and drops strangers'
+	// packets itself. A NAT binding that changes mid-call is then seen
+	// only after the old one has been silent for 2 s (the RTCP sweeper
+	// disconnects an idle socket), not within four packets.
+	Connect bool
 }
 
 // Session is one leg's anchored RTP endpoint: a local socket that the
@@ -65,6 +83,12 @@ type SessionConfig struct {
 //     can know.
 //  4. SetRemote (a re-INVITE with a new address) starts learning again.
 //
+// Digits: SendDigit sends one into the session, ReceiveDigit reports one
+// the SIP edge got in an INFO request, and a session in "inband" mode (or
+// with DetectInband) finds them in the audio; see digits.go for how a
+// Bridge carries them between legs of different DTMF modes. RTCP: see
+// rtcp.go and Stats.
+//
 // Methods are safe for concurrent use. The receive path runs on the
 // relay's thread and does not allocate.
 type Session struct {
@@ -74,16 +98,20 @@ type Session struct {
 	v6    bool
 	id    uint32 // names this session as a source in other sessions' output
 
-	format atomic.Uint32 // codec | dtmf<<8
+	format atomic.Uint32 // codec | dtmf<<8 | dtmf mode<<16 | detect<<24 (packFormat)
 
 	// Receive side: touched only by the relay's thread.
 	rx      rxState
 	relearn atomic.Bool
 
-	route   atomic.Pointer[route]  // bridged peer, nil when not bridged
-	tap     atomic.Pointer[recTap] // recording tap, nil when not recording
-	playing atomic.Int32           // active playbacks; they silence the bridge into this session
-	digits  chan byte              // digits for Collect when not bridged
+	connect   bool        // SessionConfig.Connect
+	connected atomic.Bool // the socket is connected to remote; changed under outMu
+
+	route   atomic.Pointer[route]      // bridged peer, nil when not bridged
+	tap     atomic.Pointer[recTap]     // recording tap, nil when not recording
+	playing atomic.Int32               // active playbacks; they silence the bridge into this session
+	digits  chan byte                  // digits for Collect when not bridged
+	dq      atomic.Pointer[digitQueue] // digits to send into the session, nil until the first
 
 	// Send side.
 	outMu     sync.Mutex
@@ -96,6 +124,13 @@ type Session struct {
 	packetsIn, bytesIn, packetsOut, bytesOut atomic.Uint64
 	lost, dropped, sendErrors, latches       atomic.Uint64
 	lastPacket                               atomic.Int64 // nanotime, 0 before the first
+
+	// The stream we receive, for our RTCP reports: its SSRC, first and
+	// extended highest sequence numbers, and interarrival jitter (RFC
+	// 3550 A.8, in timestamp units times 16). Written by the relay's
+	// thread.
+	rxSSRC, rxBase, rxExt, rxJitter atomic.Uint32
+	rc                              rtcpState // RTCP, the relay's sweeper's
 
 	// Timeout.
 	tmu         sync.Mutex
@@ -134,6 +169,15 @@ type rxState struct {
 	ssrc    uint32
 	seq     uint16 // highest sequence number accepted
 	dtmf    DTMFReceiver
+
+	cycles  uint32 // sequence number wraps, shifted left 16
+	transit int32  // arrival minus RTP timestamp of the last audio packet, for jitter
+	jitter  uint32
+	timed   bool // transit is set
+
+	detector  *DTMFDetector // in-band digits, made when the format first asks for them
+	lastEvent int64         // nanotime of the last RFC 4733 digit, to tell a tone that comes with it
+	lastDigit byte
 }
 
 // NewSession starts a session on cfg.Ports and adds it to cfg.Relay.
@@ -148,6 +192,11 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		cfg.Ports.Close()
 		return nil, fmt.Errorf("new rtp session: codec %v", cfg.Codec)
 	}
+	mode, err := dtmfModeCode(cfg.DTMFMode)
+	if err != nil {
+		cfg.Ports.Close()
+		return nil, fmt.Errorf("new rtp session: %w", err)
+	}
 	s := &Session{
 		relay:     cfg.Relay,
 		ports:     cfg.Ports,
@@ -158,8 +207,9 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		timedOut:  make(chan struct{}),
 		closed:    make(chan struct{}),
 		onTimeout: cfg.OnTimeout,
+		connect:   cfg.Connect,
 	}
-	s.format.Store(uint32(cfg.Codec) | uint32(cfg.DTMF)<<8)
+	s.format.Store(packFormat(cfg.Codec, cfg.DTMF, mode, cfg.DetectInband))
 	s.out.ssrc = rand.Uint32()
 	s.setRemoteLocked(cfg.Remote)
 	s.sdpRemote = s.remote
@@ -183,13 +233,18 @@ func (s *Session) Codec() Codec { return Codec(s.format.Load()) }
 func (s *Session) DTMFPayloadType() uint8 { return uint8(s.format.Load() >> 8) }
 
 // SetFormat changes the codec and telephone-event payload type, as a
-// re-INVITE may. Bridges transcode to the new codec from the next packet.
+// re-INVITE may; the DTMF mode stays. Bridges transcode to the new codec
+// from the next packet.
 func (s *Session) SetFormat(c Codec, dtmf uint8) error {
 	if c != PCMU && c != PCMA {
 		return fmt.Errorf("set rtp format: codec %v", c)
 	}
-	s.format.Store(uint32(c) | uint32(dtmf)<<8)
-	return nil
+	for {
+		f := s.format.Load()
+		if s.format.CompareAndSwap(f, f&^0xFFFF|uint32(c)|uint32(dtmf)<<8) {
+			return nil
+		}
+	}
 }
 
 // SSRC returns the SSRC of the stream the session sends; it stays the same
@@ -212,6 +267,7 @@ func (s *Session) Remote() netip.AddrPort {
 // learning again (rule 4 of the latching rules).
 func (s *Session) SetRemote(ap netip.AddrPort) {
 	s.outMu.Lock()
+	s.disconnectLocked()
 	s.setRemoteLocked(ap)
 	s.sdpRemote = s.remote
 	s.outMu.Unlock()
@@ -236,6 +292,17 @@ type Stats struct {
 	SendErrors           uint64 // sends the kernel refused
 	Latches              uint64 // times the remote moved to an observed source
 	LastPacket           time.Time
+	Jitter               time.Duration // interarrival jitter of the stream we receive (RFC 3550 §6.4.1)
+
+	// RTCP (RFC 3550 §6.4), sent and read on the odd port every 5 s or
+	// so: how many compound packets went each way, and what the peer's
+	// last report said of the stream we send.
+	RTCPIn, RTCPOut    uint64
+	RemoteLost         uint64        // our packets the peer lost, in all
+	RemoteFractionLost float64       // share of our packets the peer lost over its last report interval, 0 to 1
+	RemoteJitter       time.Duration // interarrival jitter the peer measures on our stream
+	RTT                time.Duration // round-trip time from the peer's last report (LSR and DLSR), 0 until known
+	LastReport         time.Time     // when that report arrived, zero before the first
 }
 
 // Stats returns the counters; they are read one by one, so a packet
@@ -253,6 +320,17 @@ func (s *Session) Stats() Stats {
 	}
 	if t := s.lastPacket.Load(); t != 0 {
 		st.LastPacket = wallTime(t)
+	}
+	st.Jitter = time.Duration(s.rxJitter.Load()>>4) * time.Second / SampleRate
+	s.rc.mu.Lock()
+	defer s.rc.mu.Unlock()
+	st.RTCPIn, st.RTCPOut = s.rc.in, s.rc.out
+	if r := &s.rc.remote; r.at != 0 {
+		st.RemoteLost = uint64(r.lost)
+		st.RemoteFractionLost = float64(r.fraction) / 256
+		st.RemoteJitter = time.Duration(r.jitter) * time.Second / SampleRate
+		st.RTT = r.rtt
+		st.LastReport = wallTime(r.at)
 	}
 	return st
 }
@@ -333,6 +411,7 @@ func (s *Session) Close() error {
 		}
 		close(s.closed)
 		s.tmu.Unlock()
+		s.shutDigits()
 		s.outMu.Lock()
 		s.fd = -1
 		s.closeErr = s.ports.Close()
@@ -424,6 +503,9 @@ func (s *Session) receive(pkt []byte, from netip.AddrPort, now int64) {
 		return
 	}
 	s.track(&h)
+	if kind == kindAudio {
+		s.jitter(h.ts, now)
+	}
 	s.lastPacket.Store(now)
 	s.packetsIn.Add(1)
 	s.bytesIn.Add(uint64(len(pkt)))
@@ -431,14 +513,60 @@ func (s *Session) receive(pkt []byte, from netip.AddrPort, now int64) {
 	r := s.route.Load()
 	payload := pkt[h.start:h.end]
 	if kind == kindEvent {
-		if digit, ok := s.rx.dtmf.Receive(h.ts, payload); ok {
-			s.digit(r, digit)
+		s.event(r, &h, payload, now)
+	} else {
+		if t := s.tap.Load(); t != nil {
+			t.rec.frame(t.ch, codec, h.ssrc, h.ts, payload, now)
 		}
-	} else if t := s.tap.Load(); t != nil {
-		t.rec.frame(t.ch, codec, h.ssrc, h.ts, payload, now)
+		if formatDetects(s.format.Load()) {
+			s.detect(r, codec, payload, now)
+		}
 	}
 	if r != nil {
 		r.to.forward(pkt, &h, kind, codec, r.src, now)
+	}
+}
+
+// event follows a telephone-event packet: a new key press is reported
+// (Session.digit), and a bridged party that takes tones hears it as one.
+func (s *Session) event(r *route, h *rtpHeader, payload []byte, now int64) {
+	p := s.rx.dtmf.track(h.ts, payload)
+	if !p.ok {
+		return
+	}
+	if p.start && p.digit != 0 {
+		s.rx.lastEvent, s.rx.lastDigit = now, p.digit
+		s.digit(r, p.digit)
+	}
+	if r != nil {
+		r.to.eventIn(p)
+	}
+}
+
+// detect runs the in-band detector over an audio payload and reports the
+// digits that start in it, except one that an RFC 4733 event of the same
+// digit reported just before (a peer sending both). It does not allocate
+// but the first time.
+func (s *Session) detect(r *route, codec Codec, payload []byte, now int64) {
+	if s.rx.detector == nil {
+		s.rx.detector = new(DTMFDetector)
+	}
+	var (
+		pcm [FrameSamples]int16
+		buf [4]byte
+	)
+	for len(payload) > 0 {
+		n := codec.Decode(pcm[:], payload)
+		payload = payload[n:]
+		for _, d := range s.rx.detector.Detect(pcm[:n], buf[:0]) {
+			if d == s.rx.lastDigit && now-s.rx.lastEvent < int64(digitDedup) {
+				continue
+			}
+			s.digit(r, d)
+			if r != nil {
+				r.to.detectedIn(d)
+			}
+		}
 	}
 }
 
@@ -450,12 +578,18 @@ func (s *Session) admit(from netip.AddrPort, h *rtpHeader) bool {
 		s.relearn.Store(false)
 		s.outMu.Lock()
 		rx.source = s.sdpRemote
+		s.disconnectLocked()
 		s.outMu.Unlock()
 		rx.latched, rx.candN = false, 0
 	}
 	if from == rx.source {
 		if !rx.latched && s.learn(from, h) {
 			rx.latched = true
+		}
+		if rx.latched && s.connect && !s.connected.Load() {
+			s.outMu.Lock()
+			s.connectLocked()
+			s.outMu.Unlock()
 		}
 		return true
 	}
@@ -469,10 +603,32 @@ func (s *Session) admit(from netip.AddrPort, h *rtpHeader) bool {
 	}
 	rx.source, rx.latched = from, true
 	s.outMu.Lock()
+	s.disconnectLocked()
 	s.setRemoteLocked(from)
+	if s.connect {
+		s.connectLocked()
+	}
 	s.outMu.Unlock()
 	s.latches.Add(1)
 	return true
+}
+
+// connectLocked connects the socket to remote (SessionConfig.Connect).
+func (s *Session) connectLocked() {
+	if s.fd >= 0 && s.sa.len != 0 && connect(s.fd, &s.sa) == 0 {
+		s.connected.Store(true)
+	}
+}
+
+// disconnectLocked undoes connectLocked, so that packets from anywhere
+// reach the socket again.
+func (s *Session) disconnectLocked() {
+	if s.connected.Load() {
+		if s.fd >= 0 {
+			disconnect(s.fd)
+		}
+		s.connected.Store(false)
+	}
 }
 
 // learn counts a packet towards latching its source and reports when the
@@ -501,6 +657,14 @@ func (s *Session) track(h *rtpHeader) {
 	if !rx.started || h.ssrc != rx.ssrc {
 		rx.started, rx.ssrc, rx.seq = true, h.ssrc, h.seq
 		rx.dtmf = DTMFReceiver{}
+		if rx.detector != nil {
+			*rx.detector = DTMFDetector{}
+		}
+		rx.cycles, rx.timed, rx.jitter = 0, false, 0
+		s.rxSSRC.Store(h.ssrc)
+		s.rxBase.Store(uint32(h.seq))
+		s.rxExt.Store(uint32(h.seq))
+		s.rxJitter.Store(0)
 		return
 	}
 	switch d := int16(h.seq - rx.seq); {
@@ -508,12 +672,33 @@ func (s *Session) track(h *rtpHeader) {
 		if d > 1 && d < 3000 {
 			s.lost.Add(uint64(d - 1))
 		}
+		if h.seq < rx.seq {
+			rx.cycles += 1 << 16
+		}
 		rx.seq = h.seq
+		s.rxExt.Store(rx.cycles | uint32(h.seq))
 	case d < 0 && d > -3000:
 		if l := s.lost.Load(); l > 0 {
 			s.lost.Store(l - 1) // only this thread writes lost
 		}
 	}
+}
+
+// jitter updates the interarrival jitter with an audio packet (RFC 3550
+// §6.4.1 and A.8): the mean deviation of the difference in transit time
+// between packets, in timestamp units.
+func (s *Session) jitter(ts uint32, now int64) {
+	rx := &s.rx
+	transit := int32(uint32(now/(int64(time.Second)/SampleRate)) - ts)
+	if rx.timed {
+		d := transit - rx.transit
+		if d < 0 {
+			d = -d
+		}
+		rx.jitter += uint32(d) - (rx.jitter+8)>>4
+		s.rxJitter.Store(rx.jitter)
+	}
+	rx.transit, rx.timed = transit, true
 }
 
 // digit reports a DTMF digit: to the bridge when bridged, else to the
@@ -541,7 +726,7 @@ type outStream struct {
 	ssrc   uint32
 	sent   bool   // a packet has been sent
 	seq    uint16 // last (highest) sequence number sent
-	ts     uint32 // timestamp of that packet
+	ts     uint32 // media clock at that packet: its timestamp, or where its telephone-event had got to
 	at     int64  // nanotime it was sent
 	src    uint64 // the epoch's feeder: session or playback ID and SSRC
 	inSeq  uint16 // last sequence number of the feeder
@@ -550,22 +735,23 @@ type outStream struct {
 }
 
 // rewrite maps a feeder's sequence number and timestamp into the stream
-// and reports whether this packet starts a new epoch.
-func (o *outStream) rewrite(src uint64, seq uint16, ts uint32, now int64) (uint16, uint32, bool) {
+// and reports whether this packet starts a new epoch; clock is the
+// feeder's media clock at this packet, ts except for telephone-events.
+func (o *outStream) rewrite(src uint64, seq uint16, ts, clock uint32, now int64) (uint16, uint32, bool) {
 	first := false
 	if !o.sent || src != o.src || jump(seq, o.inSeq) {
 		first = true
-		nseq, nts := rand.N[uint16](0x7FFF), rand.Uint32()
+		nseq, nclock := rand.N[uint16](0x7FFF), rand.Uint32()
 		if o.sent {
 			nseq = o.seq + 1
 			elapsed := uint32(max((now-o.at)*SampleRate/int64(time.Second), FrameSamples))
-			nts = o.ts + elapsed
+			nclock = o.ts + elapsed
 		}
-		o.src, o.seqOff, o.tsOff = src, nseq-seq, nts-ts
+		o.src, o.seqOff, o.tsOff = src, nseq-seq, nclock-clock
 	}
 	oseq, ots := seq+o.seqOff, ts+o.tsOff
 	if first || int16(oseq-o.seq) > 0 {
-		o.seq, o.ts = oseq, ots
+		o.seq, o.ts = oseq, clock+o.tsOff
 	}
 	o.inSeq, o.at, o.sent = seq, now, true
 	return oseq, ots, first
@@ -589,9 +775,10 @@ func (s *Session) forward(pkt []byte, h *rtpHeader, kind uint8, codec Codec, src
 	var pt uint8
 	switch kind {
 	case kindEvent:
-		if pt = uint8(f >> 8); pt == 0 {
-			return // this leg takes no telephone-events; the bridge reported the digit
+		if digitOut(f, formatMode(f)) != outEvents {
+			return // this leg takes tones or SIP INFO instead (eventIn)
 		}
+		pt = uint8(f >> 8)
 	case kindAudio:
 		pt = uint8(f)
 		if out := Codec(pt); out != codec {
@@ -599,18 +786,33 @@ func (s *Session) forward(pkt []byte, h *rtpHeader, kind uint8, codec Codec, src
 			Transcode(p, out, p, codec)
 		}
 	}
-	s.send(pkt, src|uint64(h.ssrc), pt, h.marker, h.seq, h.ts, now)
+	clock := h.ts
+	if kind == kindEvent && h.end-h.start >= EventSize {
+		// The stream's clock is where the event has got to (its duration),
+		// not where it started.
+		if d := uint32(binary.BigEndian.Uint16(pkt[h.start+2:])); d > FrameSamples {
+			clock += d - FrameSamples
+		}
+	}
+	s.sendAt(pkt, src|uint64(h.ssrc), pt, h.marker, h.seq, h.ts, clock, now)
 }
 
 // send rewrites the header of pkt for s's stream and sends it to the
 // remote; src identifies the feeder. It does not allocate.
 func (s *Session) send(pkt []byte, src uint64, pt uint8, marker bool, seq uint16, ts uint32, now int64) {
+	s.sendAt(pkt, src, pt, marker, seq, ts, ts, now)
+}
+
+// sendAt is send for a packet whose timestamp is not the feeder's clock:
+// a telephone-event carries the timestamp of its start while its clock,
+// from which the next feeder's timestamps continue, goes on.
+func (s *Session) sendAt(pkt []byte, src uint64, pt uint8, marker bool, seq uint16, ts, clock uint32, now int64) {
 	s.outMu.Lock()
 	if s.fd < 0 || s.sa.len == 0 {
 		s.outMu.Unlock()
 		return
 	}
-	oseq, ots, first := s.out.rewrite(src, seq, ts, now)
+	oseq, ots, first := s.out.rewrite(src, seq, ts, clock, now)
 	b1 := pt
 	if marker || first {
 		b1 |= 0x80
@@ -619,7 +821,12 @@ func (s *Session) send(pkt []byte, src uint64, pt uint8, marker bool, seq uint16
 	binary.BigEndian.PutUint16(pkt[2:], oseq)
 	binary.BigEndian.PutUint32(pkt[4:], ots)
 	binary.BigEndian.PutUint32(pkt[8:], s.out.ssrc)
-	e := sendto(s.fd, pkt, &s.sa)
+	var e syscall.Errno
+	if s.connected.Load() {
+		e = send(s.fd, pkt)
+	} else {
+		e = sendto(s.fd, pkt, &s.sa)
+	}
 	s.outMu.Unlock()
 	if e != 0 && e != syscall.EINTR {
 		s.sendErrors.Add(1)

@@ -473,3 +473,71 @@ func TestCloseWhileRelaying(t *testing.T) {
 		})
 	}
 }
+
+func TestConnectedSession(t *testing.T) {
+	relay := NewGoroutineRelay()
+	relay.rtcp.close()
+	relay.rtcp = newRTCPSweeper(20*time.Millisecond, time.Hour)
+	relay.rtcp.idle = 400 * time.Millisecond
+	t.Cleanup(func() { relay.Close() })
+	ports := newTestPorts(t)
+	pa, pb := newPhone(t), newPhone(t)
+	sdp := netip.MustParseAddrPort("127.0.0.1:9")
+	pp, err := ports.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewSession(SessionConfig{Ports: pp, Relay: relay, Remote: sdp, Codec: PCMU, Connect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b := newTestSession(t, relay, ports, testLeg{remote: pb.addr(), codec: PCMU})
+	br, err := NewBridge(a, b, BridgeConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	silence := make([]int16, 6*FrameSamples)
+
+	pa.sendAudio(a.LocalAddr(), PCMU, silence, time.Millisecond)
+	if got := pb.recvN(3, 100*time.Millisecond); len(got) != 3 || !a.connected.Load() || a.Remote() != pa.addr() {
+		t.Fatalf("after latching: B got %d packets, connected %v, remote %v", len(got), a.connected.Load(), a.Remote())
+	}
+	pb.sendAudio(b.LocalAddr(), PCMU, silence[:FrameSamples], 0)
+	if _, from, ok := pa.recv(time.Second); !ok || from != a.LocalAddr() {
+		t.Fatalf("A got nothing from the connected socket")
+	}
+
+	// The kernel keeps strangers out: the session does not even see them.
+	stranger := newPhone(t)
+	stranger.sendAudio(a.LocalAddr(), PCMU, make([]int16, 10*FrameSamples), time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	if st := a.Stats(); st.Dropped != 3 {
+		t.Errorf("dropped %d, want only the 3 learning packets", st.Dropped)
+	}
+
+	// A's NAT binding changes: once the old one has been quiet for the
+	// idle time, the socket is disconnected and the stream latches again.
+	moved := newPhone(t)
+	moved.ssrc, moved.seq, moved.ts = pa.ssrc, pa.seq+3, pa.ts+3*FrameSamples
+	deadline := time.Now().Add(2 * time.Second)
+	for a.Remote() != moved.addr() && time.Now().Before(deadline) {
+		moved.sendAudio(a.LocalAddr(), PCMU, silence[:4*FrameSamples], time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if a.Remote() != moved.addr() || !a.connected.Load() {
+		t.Fatalf("after A moved: remote %v connected %v, want %v connected", a.Remote(), a.connected.Load(), moved.addr())
+	}
+
+	// A re-INVITE disconnects at once.
+	a.SetRemote(pa.addr())
+	if a.connected.Load() {
+		t.Errorf("still connected after SetRemote")
+	}
+	pa.ssrc = 77
+	pa.sendAudio(a.LocalAddr(), PCMU, silence[:FrameSamples], 0)
+	if got := pb.recvN(1, time.Second); len(got) != 1 {
+		t.Errorf("B got nothing from A's new SDP address")
+	}
+}

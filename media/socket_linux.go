@@ -100,6 +100,28 @@ func sendto(fd int, b []byte, sa *sockaddr) syscall.Errno {
 	return e
 }
 
+// send sends b on a connected socket with one raw syscall, without an
+// address: the kernel uses the connected route. It does not allocate.
+func send(fd int, b []byte) syscall.Errno {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
+	return e
+}
+
+// connect connects a UDP socket to sa: sends without an address go there,
+// and the kernel drops datagrams from anywhere else.
+func connect(fd int, sa *sockaddr) syscall.Errno {
+	_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa.raw)), uintptr(sa.len))
+	return e
+}
+
+// disconnect dissolves a UDP socket's association (connect to AF_UNSPEC).
+func disconnect(fd int) syscall.Errno {
+	var sa syscall.RawSockaddrInet6
+	sa.Family = syscall.AF_UNSPEC
+	_, _, e := syscall.RawSyscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), syscall.SizeofSockaddrInet6)
+	return e
+}
+
 // recvfrom reads one datagram into b with one raw syscall; it returns
 // EAGAIN when none is waiting. It does not allocate.
 func recvfrom(fd int, b []byte, rsa *syscall.RawSockaddrAny) (int, netip.AddrPort, syscall.Errno) {

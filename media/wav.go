@@ -256,7 +256,7 @@ func NewWAVWriter(w io.WriteSeeker, channels int) (*WAVWriter, error) {
 	if channels != 1 && channels != 2 {
 		return nil, fmt.Errorf("create wav: %d channels, want 1 or 2", channels)
 	}
-	ww := &WAVWriter{w: w, channels: channels, buf: make([]byte, 0, wavBufSize+FrameSamples*4)}
+	ww := &WAVWriter{w: w, channels: channels}
 	h := make([]byte, 0, wavHeaderSize)
 	h = append(h, "RIFF"...)
 	h = binary.LittleEndian.AppendUint32(h, 36) // RIFF size for no data, rewritten by Flush
@@ -315,8 +315,21 @@ func (w *WAVWriter) WriteStereo(ch0, ch1 []int16) error {
 	return w.spill()
 }
 
-// grow checks that n more bytes fit in the file.
+// grow checks that n more bytes fit in the file and that the buffer is
+// there; it is made on the first write, so that a recorder, which writes
+// whole blocks with writeFrames, never holds one.
 func (w *WAVWriter) grow(n int) error {
+	if err := w.fits(n); err != nil {
+		return err
+	}
+	if w.buf == nil {
+		w.buf = make([]byte, 0, wavBufSize+FrameSamples*4)
+	}
+	return nil
+}
+
+// fits checks that n more bytes fit in the file.
+func (w *WAVWriter) fits(n int) error {
 	if w.err != nil {
 		return w.err
 	}
@@ -325,6 +338,23 @@ func (w *WAVWriter) grow(n int) error {
 		return w.err
 	}
 	return nil
+}
+
+// writeFrames writes b, whole frames of little-endian samples, straight
+// through after whatever is buffered. It does not allocate.
+func (w *WAVWriter) writeFrames(b []byte) error {
+	if err := w.fits(len(b)); err != nil {
+		return err
+	}
+	if err := w.writeBuf(); err != nil {
+		return err
+	}
+	n, err := w.w.Write(b)
+	w.data += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("write wav: %w", err)
+	}
+	return w.err
 }
 
 // spill writes the buffer through once it is full.

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"switchboard"
@@ -135,6 +136,17 @@ func (s *Snapshot) Trunk(id int64) (switchboard.Trunk, bool) {
 		return switchboard.Trunk{}, false
 	}
 	return *t, true
+}
+
+// Trunks returns every trunk of every company, ordered by ID: the SIP edge
+// registers the register-type ones and recognises calls from peers.
+func (s *Snapshot) Trunks() []switchboard.Trunk {
+	out := make([]switchboard.Trunk, 0, len(s.trunks))
+	for _, t := range s.trunks {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // Owner returns what the dialed number belongs to system-wide: an extension,

@@ -520,6 +520,18 @@ func (b *Baresip) WaitEventFunc(what string, timeout time.Duration, match func(B
 	return e
 }
 
+// AwaitEvent is WaitEventFunc returning an error instead of failing the
+// test, for a caller on another test's goroutine, such as a subtest using a
+// phone its parent started (methods that fail the test use the test that
+// started the phone). Command is the error-returning form of the commands.
+func (b *Baresip) AwaitEvent(timeout time.Duration, match func(BaresipEvent) bool) (BaresipEvent, error) {
+	e, err := b.waitEvent(timeout, match)
+	if err != nil {
+		return e, fmt.Errorf("%s: %v; events: %s", b.Name, err, b.eventSummary())
+	}
+	return e, nil
+}
+
 func (b *Baresip) waitEvent(timeout time.Duration, match func(BaresipEvent) bool) (BaresipEvent, error) {
 	deadline := time.After(timeout)
 	for {

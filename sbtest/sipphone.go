@@ -35,9 +35,11 @@ import (
 // It registers with digest authentication (401 and 407, MD5 or SHA-256,
 // stale nonces), answers requests sent to it with 200 (keep-alive OPTIONS)
 // unless muted, and sends crafted requests or raw bytes for the hostile
-// cases. It places and takes calls (Dial, Incoming) with real RTP on a
-// socket of each call's own (calls.go-style helpers on Call: SendRTP,
-// SendDTMF, SendInfoDTMF, Hold, Bye, Cancel, Stats).
+// cases. It places calls (Dial) and takes them (Incoming, then Ring,
+// Answer or Reject), with real RTP on a socket of each call's own: a Call
+// sends a 1 kHz tone (SendRTP), RFC 4733 digits (SendDTMF) and SIP INFO
+// digits (SendInfoDTMF), holds (Hold), cancels (Cancel) and hangs up (Bye),
+// and reports what it received (Stats, InfoDigits, Requests, Ended).
 
 // PhoneConfig configures a Phone.
 type PhoneConfig struct {
@@ -558,12 +560,18 @@ func (c *Call) close() {
 	c.closeOnce.Do(func() { c.rtp.Close() })
 }
 
+// end ends the call: its RTP socket closes (a moment later, for packets in
+// flight) and the phone forgets it; its statistics stay.
 func (c *Call) end(reason string) {
 	c.endOnce.Do(func() {
 		c.mu.Lock()
 		c.endReason = reason
 		c.mu.Unlock()
 		close(c.ended)
+		time.AfterFunc(200*time.Millisecond, func() {
+			c.p.calls.CompareAndDelete(c.ID, c)
+			c.close()
+		})
 	})
 }
 

@@ -61,15 +61,17 @@ func SvwarRun(t testing.TB, target, extensions, method string, extra ...string) 
 }
 
 // Svcrack runs svcrack against target for user with the passwords of
-// dictionary and returns the password it found.
-func Svcrack(t testing.TB, target, user string, dictionary []string) (found string, ok bool) {
+// dictionary and returns the password it found. extra are more svcrack
+// arguments, such as "--maximumtime=3" (give up after 3 s without an
+// answer, instead of 10: a server that bans goes silent).
+func Svcrack(t testing.TB, target, user string, dictionary []string, extra ...string) (found string, ok bool) {
 	t.Helper()
 	dir := t.TempDir()
 	dict := filepath.Join(dir, "dictionary.txt")
 	if err := os.WriteFile(dict, []byte(strings.Join(dictionary, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := runSipvicious(t, "svcrack", target, []string{"-u", user, "-d", dict}, 120*time.Second)
+	run := runSipvicious(t, "svcrack", target, append([]string{"-u", user, "-d", dict}, extra...), 120*time.Second)
 	for _, row := range run.Rows {
 		if len(row) >= 2 && row[0] == user {
 			return row[1], true

@@ -23,8 +23,8 @@ const wait = 5 * time.Second
 
 // Extensions of the test directory.
 var testExtensions = map[string]sipua.ExtensionAuth{
-	"1001": {TenantID: 1, Number: "1001", Password: "secret-1001"},
-	"1002": {TenantID: 1, Number: "1002", Password: "secret-1002"},
+	"1001": {TenantID: 1, Number: "1001", Password: "secret-1001", Name: "Ext 1001"},
+	"1002": {TenantID: 1, Number: "1002", Password: "secret-1002", Name: "Ext 1002"},
 	"1003": {TenantID: 2, Number: "1003", Password: "secret-1003", BoundIP: "127.0.0.2"},
 	"1004": {TenantID: 2, Number: "1004", Password: "secret-1004", BoundIP: "127.0.0.0/30"},
 }

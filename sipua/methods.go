@@ -4,13 +4,11 @@ import (
 	"context"
 
 	"github.com/emiago/sipgo/sip"
-
-	sb "switchboard"
 )
 
 // What OPTIONS answers advertise (RFC 3261 §11.2).
 const (
-	allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+	allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE"
 	acceptTypes  = "application/sdp"
 )
 
@@ -24,18 +22,6 @@ func (s *Server) onOptions(ctx context.Context, req *sip.Request, tx sip.ServerT
 	s.reply(tx, req, nil,
 		sip.NewHeader("Allow", allowMethods),
 		sip.NewHeader("Accept", acceptTypes))
-}
-
-// onInvite authenticates the caller: every INVITE without valid credentials
-// gets the same 407, whatever extension it names (RFC 3261 §22.3). Calls
-// themselves come with the B2BUA; until then an authenticated INVITE is
-// answered 480 Temporarily Unavailable.
-func (s *Server) onInvite(ctx context.Context, req *sip.Request, tx sip.ServerTransaction) {
-	src, _ := sourceOf(req)
-	if _, ok := s.authenticate(ctx, tx, req, src.Addr()); !ok {
-		return
-	}
-	s.reply(tx, req, sb.Errorf(sb.EUnavailable, "calls are not handled yet"))
 }
 
 // onNoDialog answers requests that only make sense inside a dialog or

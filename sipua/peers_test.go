@@ -1,100 +1,45 @@
 package sipua_test
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	sb "switchboard"
 	"switchboard/sbtest"
 	"switchboard/sipua"
 	"switchboard/sipua/auth"
 )
 
-// The tests in this file run real peers from Debian against the server:
-// baresip, and the attack tools of sipvicious. They take about 25 s
-// (svcrack waits 10 s for a server that no longer answers), so they run
-// only with $SWITCHBOARD_PEERS=1, and are skipped when a tool is missing.
-// baresip is started with shared/peers/baresip/phone.sh, found in
-// $SWITCHBOARD_PEERS_DIR (default ../../shared/peers):
-//
-//	SWITCHBOARD_PEERS=1 go test ./sipua -run 'Peer|Svwar|Svcrack' -v
-
-// peersEnv enables the tests with real peers.
-const peersEnv = "SWITCHBOARD_PEERS"
-
-// freeUDPPort returns a UDP port on 127.0.0.1 nobody listens on right now.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	if testing.Short() || os.Getenv(peersEnv) != "1" {
-		t.Skipf("real peers run with %s=1 and without -short", peersEnv)
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed (apt-get install sipvicious)", name)
-	}
-	return p
-}
-
-// runTool runs a sipvicious command and returns its output.
-func runTool(t *testing.T, timeout time.Duration, name string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, needTool(t, name), args...)
-	cmd.Dir = t.TempDir() // sipvicious writes its session files here
-	cmd.Env = append(os.Environ(), "HOME="+cmd.Dir)
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("%s did not finish in %v:\n%s", name, timeout, out)
-	}
-	if err != nil {
-		t.Logf("%s: %v", name, err) // sipvicious exits 0 whatever it finds
-	}
-	t.Logf("%s %s:\n%s", name, strings.Join(args, " "), out)
-	return string(out)
-}
+// The tests in this file run real peers from Debian against the server,
+// started by sbtest's launchers: baresip softphones, and the attack tools of
+// sipvicious. CI installs them (a missing one fails the test, naming its
+// package). They take about half a minute in all: svcrack waits 10 s for a
+// server that no longer answers, and the calls play seconds of real-time
+// audio.
 
 // TestSvwarFindsNothing: sipvicious svwar cannot tell existing extensions
 // (one registered, one not) from missing ones, whatever method it scans
-// with.
+// with, calls being handled.
 func TestSvwarFindsNothing(t *testing.T) {
-	needTool(t, "svwar")
-	ts := startServer(t, func(s *sipua.Server) {
+	t.Parallel()
+	ts := startPBX(t, pbxConfig(), func(s *sipua.Server) {
 		s.Clock = nil // svwar runs on real time
 		s.Guard = &auth.Guard{Failures: 1000}
 	})
 	if err := ts.phone(t, "1001", nil).Register(ctxFor(t)); err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(ts.addr())
 	for _, method := range []string{"OPTIONS", "REGISTER", "INVITE"} {
 		t.Run(method, func(t *testing.T) {
-			out := runTool(t, time.Minute, "svwar", "-p", port, "-P", strconv.Itoa(freeUDPPort(t)),
-				"-x", "127.0.0.1", "-e", "998-1005", "-m", method, "127.0.0.1")
-			for _, ext := range []string{"1001", "1002", "1003", "1004"} {
-				if strings.Contains(out, "| "+ext+" ") || strings.Contains(out, "|  "+ext) {
-					t.Errorf("svwar -m %s found extension %s:\n%s", method, ext, out)
-				}
+			run := sbtest.SvwarRun(t, ts.addr(), "998-1005", method)
+			if len(run.Rows) > 0 {
+				t.Errorf("svwar -m %s found %v:\n%s", method, run.Rows, run.Output)
 			}
-			if !strings.Contains(out, "found nothing") && !strings.Contains(out, "authentication request for an unknown extension") {
-				t.Errorf("svwar -m %s did not report finding nothing:\n%s", method, out)
+			if !strings.Contains(run.Output, "found nothing") && !strings.Contains(run.Output, "authentication request for an unknown extension") {
+				t.Errorf("svwar -m %s did not report finding nothing:\n%s", method, run.Output)
 			}
 		})
 	}
@@ -106,37 +51,33 @@ func TestSvwarFindsNothing(t *testing.T) {
 // svcrack 0.3.3 cannot guess anything and the test would prove nothing;
 // the control run with a large ban limit shows it does find it then.
 func TestSvcrackGetsBanned(t *testing.T) {
-	needTool(t, "svcrack")
+	t.Parallel()
 	password := testExtensions["1002"].Password
-	var dict strings.Builder
+	var dict []string
 	for i := range 199 {
-		fmt.Fprintf(&dict, "guess%03d\n", i)
+		dict = append(dict, fmt.Sprintf("guess%03d", i))
 	}
-	dict.WriteString(password + "\n")
-	path := filepath.Join(t.TempDir(), "dict.txt")
-	if err := os.WriteFile(path, []byte(dict.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	crack := func(t *testing.T, failures int) (string, *testServer) {
+	dict = append(dict, password)
+	crack := func(t *testing.T, failures int) (string, bool, *testServer) {
 		ts := startServer(t, func(s *sipua.Server) {
 			s.Clock = nil
 			s.Guard = &auth.Guard{Failures: failures, Window: time.Minute, Duration: time.Hour}
 		})
-		_, port, _ := net.SplitHostPort(ts.addr())
-		out := runTool(t, 2*time.Minute, "svcrack", "-p", port, "-P", strconv.Itoa(freeUDPPort(t)),
-			"-x", "127.0.0.1", "-u", "1002", "-d", path, "--maximumtime=3", "127.0.0.1")
-		return out, ts
+		found, ok := sbtest.Svcrack(t, ts.addr(), "1002", dict)
+		return found, ok, ts
 	}
 	t.Run("control without a useful ban", func(t *testing.T) {
-		out, _ := crack(t, 100000)
-		if !strings.Contains(out, password) {
-			t.Fatalf("svcrack did not find the password without a ban, so the banned run proves nothing:\n%s", out)
+		t.Parallel()
+		found, ok, _ := crack(t, 100000)
+		if !ok || found != password {
+			t.Fatalf("svcrack found %q, %v without a ban, so the banned run proves nothing", found, ok)
 		}
 	})
 	t.Run("banned", func(t *testing.T) {
-		out, ts := crack(t, 10)
-		if strings.Contains(out, password) {
-			t.Errorf("svcrack found the password despite the ban:\n%s", out)
+		t.Parallel()
+		found, ok, ts := crack(t, 10)
+		if ok {
+			t.Errorf("svcrack found the password %q despite the ban", found)
 		}
 		if bans := ts.Guard.List(time.Now()); len(bans) != 1 {
 			t.Errorf("bans = %+v, want svcrack's source", bans)
@@ -149,63 +90,101 @@ func TestSvcrackGetsBanned(t *testing.T) {
 	})
 }
 
-// freeTCPPort returns a TCP port on 127.0.0.1 nobody listens on right now.
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestPeerBaresipRegisters: baresip 1.0 registers with digest (it gives up
 // on a 401 that offers SHA-256 next to MD5, which is why the default
 // challenge offers MD5 alone), is listed with its user agent and instance,
 // and its unregistration on exit removes the binding.
 func TestPeerBaresipRegisters(t *testing.T) {
-	needTool(t, "baresip")
-	dir := os.Getenv("SWITCHBOARD_PEERS_DIR")
-	if dir == "" {
-		dir = "../../shared/peers"
-	}
-	phoneSh, err := filepath.Abs(filepath.Join(dir, "baresip", "phone.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(phoneSh); err != nil {
-		t.Skipf("baresip launcher not found: %v (set SWITCHBOARD_PEERS_DIR)", err)
-	}
-	ts := startServer(t, nil)
-	work := t.TempDir()
-	sipPort := freeUDPPort(t)
-	start := exec.Command(phoneSh, "-d", work, "-s", ts.addr(), "-u", "1001", "-p", testExtensions["1001"].Password,
-		"-l", strconv.Itoa(sipPort), "-c", strconv.Itoa(freeTCPPort(t)))
-	// No pipes: baresip stays in the background holding its output.
-	if err := start.Run(); err != nil {
-		t.Fatalf("phone.sh: %v", err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			exec.Command(phoneSh, "stop", work).Run()
-		}
-	}
-	t.Cleanup(stop)
+	t.Parallel()
+	ts := startServer(t, func(s *sipua.Server) { s.Clock = nil })
+	phone := sbtest.StartBaresip(t, sbtest.BaresipConfig{Server: ts.addr(), User: "1001", Password: testExtensions["1001"].Password})
+	phone.WaitRegistered(10 * time.Second)
 	ts.changed(t, "1001")
 	bs := ts.Locate("1001")
 	if len(bs) != 1 {
 		t.Fatalf("Locate = %+v, want baresip's binding", bs)
 	}
-	b := bs[0]
-	if !strings.HasPrefix(b.UserAgent, "baresip") || b.InstanceID == "" || b.Source.Port() != uint16(sipPort) || b.NAT {
+	if b := bs[0]; !strings.HasPrefix(b.UserAgent, "baresip") || b.InstanceID == "" || int(b.Source.Port()) != phone.Port() || b.NAT {
 		t.Errorf("binding = %+v", b)
 	}
-	stop() // SIGTERM: baresip unregisters
+	phone.Stop() // SIGTERM: baresip unregisters
 	ts.changed(t, "1001")
 	if bs := ts.Locate("1001"); len(bs) != 0 {
 		t.Errorf("after baresip exited Locate = %+v", bs)
 	}
+}
+
+// TestPeerBaresipCalls: two baresip phones register and call each other
+// through the PBX, media anchored in it. The caller plays a 1 kHz tone: it
+// is heard in the callee's recording and on channel 0 of the PBX's stereo
+// recording. RFC 4733 "123#" from the caller arrives at the callee. The
+// caller hangs up the first call; the second one is put on hold and
+// resumed by the caller and hung up by the callee.
+func TestPeerBaresipCalls(t *testing.T) {
+	t.Parallel()
+	p := startPBX(t, pbxConfig(), func(s *sipua.Server) { s.Clock = nil })
+	alice := sbtest.StartBaresip(t, sbtest.BaresipConfig{Server: p.addr(), User: "1001", Password: testExtensions["1001"].Password,
+		PlayWAV: sbtest.MakeToneWAV(t, 1000, 5)})
+	bob := sbtest.StartBaresip(t, sbtest.BaresipConfig{Server: p.addr(), User: "1002", Password: testExtensions["1002"].Password, AutoAnswer: true})
+	alice.WaitRegistered(10 * time.Second)
+	bob.WaitRegistered(10 * time.Second)
+
+	// First call: tone, DTMF, the caller hangs up.
+	alice.Dial("sip:1002@" + p.addr())
+	bob.WaitEvent("CALL_ESTABLISHED", 10*time.Second)
+	alice.WaitEvent("CALL_ESTABLISHED", 10*time.Second)
+	alice.SendDTMF("123#")
+	var digits string
+	for range 4 {
+		digits += bob.WaitEvent("CALL_DTMF_START", 10*time.Second).Param
+	}
+	if digits != "123#" {
+		t.Errorf("bob got DTMF %q, want 123#", digits)
+	}
+	sbtest.WaitFor(t, 15*time.Second, "4 s of tone at bob", func() (bool, error) {
+		recs := bob.Recordings()
+		if len(recs) == 0 {
+			return false, nil
+		}
+		r, err := sbtest.CheckAudio(recs[0])
+		return err == nil && r.ToneSeconds(1000) >= 4, nil
+	})
+	alice.Hangup()
+	bob.WaitEvent("CALL_CLOSED", 10*time.Second)
+	alice.WaitEvent("CALL_CLOSED", 10*time.Second)
+	rec := p.recs.next(t)
+	if rec.Disposition != sb.DispositionAnswered || rec.HangupBy != sb.HangupCaller || rec.Caller != "1001" || rec.Callee != "1002" {
+		t.Errorf("first record = %+v", rec)
+	}
+	heard := sbtest.AudioCheck(t, bob.Recordings()[0])
+	t.Logf("bob received %v", heard)
+	if heard.ToneSeconds(1000) < 4 {
+		t.Errorf("bob heard %.2f s of 1 kHz, want >= 4", heard.ToneSeconds(1000))
+	}
+	if rec.RecordingFile == "" {
+		t.Fatal("the PBX did not record the call")
+	}
+	pbxRec := sbtest.AudioCheck(t, filepath.Join(p.data, rec.RecordingFile))
+	t.Logf("PBX recording, channel 0 (alice): %v", pbxRec)
+	// The recorder drops frames rather than stall the relay when the
+	// machine is slow (race detector, parallel tests): allow for some.
+	if pbxRec.ToneSeconds(1000) < 3 {
+		t.Errorf("the PBX's recording holds %.2f s of alice's 1 kHz, want >= 3", pbxRec.ToneSeconds(1000))
+	}
+
+	// Second call: hold and resume by the caller, the callee hangs up.
+	alice.Dial("sip:1002@" + p.addr())
+	bob.WaitEvent("CALL_ESTABLISHED", 10*time.Second)
+	alice.WaitEvent("CALL_ESTABLISHED", 10*time.Second)
+	alice.Hold()
+	eventually(t, "the PBX sees the hold", func() bool { return p.Held() == 1 })
+	alice.Resume()
+	eventually(t, "the PBX sees the resume", func() bool { return p.Held() == 0 })
+	bob.Hangup()
+	alice.WaitEvent("CALL_CLOSED", 10*time.Second)
+	bob.WaitEvent("CALL_CLOSED", 10*time.Second)
+	if rec := p.recs.next(t); rec.HangupBy != sb.HangupCallee || rec.Disposition != sb.DispositionAnswered {
+		t.Errorf("second record = %+v", rec)
+	}
+	eventually(t, "legs released", func() bool { return p.Legs() == 0 })
 }

@@ -1,7 +1,19 @@
 // Package sipua is the SIP edge of the PBX, built on github.com/emiago/sipgo:
 // listeners (UDP, TCP, TLS, WebSocket), the registrar with digest
-// authentication and a ban list, the location service that the B2BUA asks
-// where an extension is, and OPTIONS keep-alives to registered phones.
+// authentication and a ban list, the location service, OPTIONS keep-alives
+// to registered phones, and the B2BUA: every call leg is a SIP dialog of
+// ours with its own RTP session on the PBX (Leg, a switchboard.Leg), made
+// from an INVITE a phone or trunk sends (handed to a CallHandler, the
+// exchange) or placed by Originate (switchboard.Originator); Bridge and
+// PlayTone (switchboard.Bridger) connect their media; trunks are registered
+// to their providers and recognised when they call.
+//
+// Where things are: server.go (configuration, Run, the one place of status
+// codes for decisions), causes.go (hang-up causes and status codes),
+// inbound.go (new calls and in-dialog requests), leg.go (the Leg),
+// originate.go (outgoing legs, forking, trunk auth), bridge.go (media,
+// recordings), trunks.go (trunk index, channels, registration), dialog.go
+// (dialog table and request addressing).
 //
 // Anti-enumeration is a property of the whole edge, not of one handler: an
 // unknown extension, a wrong password and a request from outside an
@@ -31,6 +43,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	sb "switchboard"
+	"switchboard/media"
 	"switchboard/sipua/auth"
 )
 
@@ -46,7 +59,12 @@ const (
 	DefaultKeepAliveInterval = 30 * time.Second
 	DefaultKeepAliveTimeout  = 5 * time.Second
 	DefaultKeepAliveFailures = 3
+	DefaultRTPTimeout        = 60 * time.Second
 )
+
+// DefaultRTPPorts is the RTP port range when the Server is given no
+// PortAllocator.
+var DefaultRTPPorts = media.PortRange{Min: 10000, Max: 20000}
 
 // Directory is what the SIP edge needs of the extension directory.
 type Directory interface {
@@ -63,6 +81,7 @@ type ExtensionAuth struct {
 	TenantID int64
 	Number   string // the extension number: AOR user and digest username
 	Password string // SIP digest password, in plain text
+	Name     string // the extension's name (分机名字), shown as the caller's name
 	BoundIP  string // "" or an address or network (CIDR) the phone must use
 }
 
@@ -176,6 +195,44 @@ type Server struct {
 	// the change, after the change is saved; it must not block for long.
 	OnChange func(number string)
 
+	// Calls runs the calls phones and trunks place: every new inbound leg
+	// is handed to Calls.HandleCall on a goroutine of the Server's own. Nil:
+	// INVITEs that pass authentication are answered 480.
+	Calls CallHandler
+	// Trunks lists the trunks in force: peer trunks whose INVITEs we take
+	// unchallenged, the trunks Originate calls through and the register
+	// trunks we register to. Read at Run and on ReloadTrunks. Nil: none.
+	Trunks TrunkSource
+	// OnTrunkStatus, when set, hears every change of a register trunk's
+	// registration: registered; failed, with the reason ("403 Forbidden",
+	// "no answer from 192.0.2.1:5060"); or stopped (registered false and
+	// no reason: the trunk was changed or removed by ReloadTrunks, or the
+	// server stops). It is called from the trunk's registration goroutine
+	// and must not block for long.
+	OnTrunkStatus func(trunkID int64, registered bool, reason string)
+	// TrunkRetry is the first delay before a failed trunk registration is
+	// tried again; it doubles up to TrunkRetryMax. Defaults 5 s and 5 min.
+	TrunkRetry    time.Duration
+	TrunkRetryMax time.Duration
+
+	// Ports hands out RTP ports for call legs. Nil: a PortAllocator over
+	// DefaultRTPPorts on the SIP listener's IP.
+	Ports *media.PortAllocator
+	// Relay carries the RTP of every leg. Nil: a media.GoroutineRelay,
+	// closed by Run when it stops.
+	Relay media.Relay
+	// RTPTimeout ends an answered call whose far end sent no RTP for so
+	// long (not counted while the call is on hold). Default 60 s; negative
+	// disables it.
+	RTPTimeout time.Duration
+	// Codecs are the codecs calls with phones may use, in our order of
+	// preference. Default PCMU, PCMA. Trunks use their own list.
+	Codecs []media.Codec
+	// DataDir is the data folder: call recordings are written under it
+	// (RecordingSpec.Path is relative to it). Run repairs the recordings a
+	// crash left unfinished (RepairRecordings).
+	DataDir string
+
 	once       sync.Once
 	log        *slog.Logger
 	clock      Clock
@@ -197,6 +254,19 @@ type Server struct {
 	inflightMu sync.RWMutex
 	closing    bool
 	inflight   sync.WaitGroup
+
+	// Calls.
+	dialogs     *dialogTable
+	ports       *media.PortAllocator
+	relay       media.Relay
+	ownRelay    bool
+	callsCtx    context.Context // HandleCall's context, ended at shutdown
+	callsCancel context.CancelFunc
+	calls       sync.WaitGroup // HandleCall goroutines
+	bg          sync.WaitGroup // BYEs, CANCELs and late ACKs in flight
+	trunks      *trunkState
+	callsMu     sync.Mutex
+	accepting   bool // between the start of Run and its shutdown
 }
 
 // init applies the defaults. It runs once, from the first method called.
@@ -225,6 +295,9 @@ func (s *Server) init() {
 		}
 		s.loc = newLocation()
 		s.ready = make(chan struct{})
+		s.dialogs = newDialogTable()
+		s.trunks = newTrunkState()
+		s.callsCtx, s.callsCancel = context.WithCancel(context.Background())
 	})
 }
 
@@ -289,6 +362,13 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.loadBindings(ctx); err != nil {
 		return err
 	}
+	if s.DataDir != "" {
+		if n, err := RepairRecordings(s.DataDir); err != nil {
+			s.log.Error("repair recordings", "error", err)
+		} else if n > 0 {
+			s.log.Warn("recordings left unfinished by a crash repaired", "count", n)
+		}
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	s.ctx = gctx
@@ -335,11 +415,21 @@ func (s *Server) Run(ctx context.Context) error {
 			ua.TransportLayer().Pool("udp").Add(l.addr, &sip.UDPConnection{PacketConn: l.packet, PacketAddr: l.addr, Listener: true})
 		}
 	}
+	if err := s.startMedia(); err != nil {
+		for _, l := range ls {
+			l.close()
+		}
+		ua.Close()
+		return err
+	}
 	for _, l := range ls {
 		g.Go(func() error { return s.serve(gctx, srv, l) })
 	}
 	g.Go(func() error {
 		<-gctx.Done()
+		// Calls and trunk registrations end while the listeners can still
+		// carry their BYEs, final responses and un-REGISTERs.
+		s.endCalls()
 		for _, l := range ls {
 			l.close()
 		}
@@ -348,6 +438,10 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.purgeLoop(gctx) })
 	g.Go(func() error { return s.keepAliveLoop(gctx) })
 	s.log.Info("sip listening", "addrs", s.addrs, "realm", s.realm)
+	s.callsMu.Lock()
+	s.accepting = true
+	s.callsMu.Unlock()
+	s.ReloadTrunks()
 	close(s.ready)
 
 	err = g.Wait()
@@ -356,6 +450,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.inflightMu.Unlock()
 	s.inflight.Wait()
 	ua.Close()
+	if s.ownRelay {
+		s.relay.Close()
+	}
 	s.log.Info("sip stopped")
 	return err
 }
@@ -508,8 +605,11 @@ func (s *Server) route(srv *sipgo.Server) {
 	srv.OnRegister(s.handle(s.onRegister))
 	srv.OnOptions(s.handle(s.onOptions))
 	srv.OnInvite(s.handle(s.onInvite))
-	srv.OnAck(s.handle(func(context.Context, *sip.Request, sip.ServerTransaction) {}))
-	for _, m := range []sip.RequestMethod{sip.BYE, sip.CANCEL, sip.INFO, sip.UPDATE, sip.PRACK} {
+	srv.OnAck(s.handle(s.onAck))
+	srv.OnBye(s.handle(s.onBye))
+	srv.OnRequest(sip.INFO, s.handle(s.onInfo))
+	srv.OnRequest(sip.UPDATE, s.handle(s.onUpdate))
+	for _, m := range []sip.RequestMethod{sip.CANCEL, sip.PRACK} {
 		srv.OnRequest(m, s.handle(s.onNoDialog))
 	}
 	srv.OnNoRoute(s.handle(s.onNotAllowed))

@@ -19,7 +19,8 @@ import (
 // relay-floor.md's gen2 did: packet k of the 2N streams goes at
 // k × 20 ms / 2N, released on a 100 µs tick (nanosleep), and the receive
 // sockets are drained every 0.5 ms with non-blocking reads, so that the
-// relay's sends wake nobody, as with a real NIC.
+// relay's sends wake nobody, as with a real NIC. All its system calls are
+// raw, so the Go scheduler never notices the thread.
 type generator struct {
 	fdsA, fdsB []int
 	socks      []netip.AddrPort // A side then B side
@@ -35,7 +36,7 @@ type generator struct {
 
 type genStream struct {
 	fd   int
-	to   syscall.Sockaddr
+	to   syscall.RawSockaddrInet4
 	pt   uint8
 	fill byte // G.711 silence of the stream's codec
 	ssrc uint32
@@ -110,8 +111,11 @@ func (g *generator) start(calls []callMedia, pin int) {
 	<-ready
 }
 
-func sockaddr(ap netip.AddrPort) syscall.Sockaddr {
-	return &syscall.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
+func sockaddr(ap netip.AddrPort) syscall.RawSockaddrInet4 {
+	sa := syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: ap.Addr().As4()}
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	p[0], p[1] = byte(ap.Port()>>8), byte(ap.Port())
+	return sa
 }
 
 func (g *generator) run(pin int, ready chan struct{}) {
@@ -119,9 +123,7 @@ func (g *generator) run(pin int, ready chan struct{}) {
 	runtime.LockOSThread()
 	g.tid.Store(int32(syscall.Gettid()))
 	if pin >= 0 {
-		var mask [16]uint64
-		mask[pin/64] |= 1 << (pin % 64)
-		syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask)))
+		setAffinity(0, pin)
 	}
 	close(ready)
 
@@ -150,7 +152,8 @@ func (g *generator) run(pin int, ready chan struct{}) {
 					pkt[i] = st.fill
 				}
 			}
-			if err := syscall.Sendto(st.fd, pkt[:], 0, st.to); err == nil {
+			if _, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(st.fd), uintptr(unsafe.Pointer(&pkt[0])), uintptr(len(pkt)),
+				0, uintptr(unsafe.Pointer(&st.to)), syscall.SizeofSockaddrInet4); e == 0 {
 				g.sent.Add(1)
 			}
 			st.seq++
@@ -170,8 +173,45 @@ func (g *generator) run(pin int, ready chan struct{}) {
 				}
 			}
 		}
-		syscall.Nanosleep(&sleep, nil)
+		// A raw sleep, like every system call of this loop: the runtime
+		// never sees the thread leave, so sysmon does not take its P away
+		// and hand it around 10 000 times a second (which would be
+		// charged to the relay). The thread keeps its own P (run
+		// raises GOMAXPROCS for it).
+		if _, _, e := syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&sleep)), 0, 0); e != 0 {
+			runtime.Gosched() // a signal: most likely the runtime asking for the P
+		}
 	}
+}
+
+// setAffinity pins thread tid (0 for the calling thread) to cpu.
+func setAffinity(tid, cpu int) error {
+	var mask [16]uint64
+	mask[cpu/64] |= 1 << (cpu % 64)
+	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, uintptr(tid), unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask))); e != 0 {
+		return fmt.Errorf("pin thread %d to cpu %d: %w", tid, cpu, e)
+	}
+	return nil
+}
+
+// pinProcess pins every thread of the process to cpu; threads made later
+// inherit it from the thread that makes them, so the relay's workers run
+// there too. The generator pins its own thread elsewhere afterwards.
+func pinProcess(cpu int) error {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := setAffinity(tid, cpu); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (g *generator) snapshot() genSnapshot {

@@ -28,7 +28,7 @@ type harness struct {
 }
 
 func newHarness(cfg config, mode media.RelayMode, peersA, peersB []netip.AddrPort) (*harness, error) {
-	relay, err := media.NewRelay(media.RelayConfig{Mode: mode, Workers: cfg.workers})
+	relay, err := media.NewRelay(media.RelayConfig{Mode: mode, Workers: cfg.workers, Coalesce: cfg.coalesce})
 	if err != nil {
 		return nil, err
 	}
@@ -49,12 +49,12 @@ func newHarness(cfg config, mode media.RelayMode, peersA, peersB []netip.AddrPor
 	}
 	for i := range cfg.calls {
 		c := callMedia{sockA: i % len(peersA), sockB: i % len(peersB), transcodeB: cfg.transcode}
-		a, err := h.session(ports, peersA[c.sockA], media.PCMU)
+		a, err := h.session(ports, peersA[c.sockA], media.PCMU, cfg.connect)
 		if err != nil {
 			h.close()
 			return nil, err
 		}
-		b, err := h.session(ports, peersB[c.sockB], codecB)
+		b, err := h.session(ports, peersB[c.sockB], codecB, cfg.connect)
 		if err != nil {
 			h.close()
 			return nil, err
@@ -86,12 +86,12 @@ func newHarness(cfg config, mode media.RelayMode, peersA, peersB []netip.AddrPor
 	return h, nil
 }
 
-func (h *harness) session(ports *media.PortAllocator, peer netip.AddrPort, c media.Codec) (*media.Session, error) {
+func (h *harness) session(ports *media.PortAllocator, peer netip.AddrPort, c media.Codec, connect bool) (*media.Session, error) {
 	pp, err := ports.Allocate()
 	if err != nil {
 		return nil, err
 	}
-	s, err := media.NewSession(media.SessionConfig{Ports: pp, Relay: h.relay, Remote: peer, Codec: c, DTMF: media.DTMFPayloadType})
+	s, err := media.NewSession(media.SessionConfig{Ports: pp, Relay: h.relay, Remote: peer, Codec: c, DTMF: media.DTMFPayloadType, Connect: connect})
 	if err != nil {
 		return nil, err
 	}
@@ -99,17 +99,25 @@ func (h *harness) session(ports *media.PortAllocator, peer netip.AddrPort, c med
 	return s, nil
 }
 
-// stats sums the sessions' drop and loss counters and the recorders'.
-func (h *harness) stats() (dropped, lost, recDropped uint64) {
+// harnessStats are the sessions' and recorders' counters, summed.
+type harnessStats struct {
+	in, out, dropped, lost, sendErrors, recDropped uint64
+}
+
+// stats sums the sessions' counters and the recorders'.
+func (h *harness) stats() (hs harnessStats) {
 	for _, s := range h.sessions {
 		st := s.Stats()
-		dropped += st.Dropped
-		lost += st.Lost
+		hs.in += st.PacketsIn
+		hs.out += st.PacketsOut
+		hs.dropped += st.Dropped
+		hs.lost += st.Lost
+		hs.sendErrors += st.SendErrors
 	}
 	for _, r := range h.recs {
-		recDropped += r.Dropped()
+		hs.recDropped += r.Dropped()
 	}
-	return dropped, lost, recDropped
+	return hs
 }
 
 func (h *harness) close() {

@@ -13,6 +13,12 @@
 //
 //	go run ./cmd/sbload -calls 200 -seconds 20
 //	go run ./cmd/sbload -calls 1000 -seconds 20 -relay epoll
+//	go run ./cmd/sbload -calls 1000 -relay epoll -relay-cpu 0 -gen-cpu 1 -connect -coalesce 1ms
+//
+// -relay-cpu and -gen-cpu pin the relay (the whole process but the
+// generator thread) and the generator to different CPUs, as
+// relay-floor.md's taskset runs did; -connect and -coalesce switch on
+// media.SessionConfig.Connect and media.RelayConfig.Coalesce.
 //
 // "Per relayed packet" is relay-floor.md's unit: one packet received on
 // one call socket and sent once from the paired socket; a call makes 100
@@ -43,6 +49,9 @@ func main() {
 	flag.BoolVar(&cfg.transcode, "transcode", false, "B legs use PCMA, so every packet is transcoded")
 	flag.StringVar(&cfg.record, "record", "", "record every call as a stereo WAV in this folder")
 	flag.IntVar(&cfg.genCPU, "gen-cpu", -1, "pin the generator thread to this CPU (-1: no pinning)")
+	flag.IntVar(&cfg.relayCPU, "relay-cpu", -1, "pin the rest of the process, relay included, to this CPU (-1: no pinning)")
+	flag.BoolVar(&cfg.connect, "connect", false, "connect each session's socket to its peer once latched (media.SessionConfig.Connect)")
+	flag.DurationVar(&cfg.coalesce, "coalesce", 0, "epoll workers sleep this long after each wake-up (media.RelayConfig.Coalesce), e.g. 1ms")
 	flag.Parse()
 	cfg.window = time.Duration(*seconds) * time.Second
 
@@ -71,6 +80,9 @@ type config struct {
 	transcode bool
 	record    string
 	genCPU    int
+	relayCPU  int
+	connect   bool
+	coalesce  time.Duration
 }
 
 // result holds the figures of one run.
@@ -83,9 +95,7 @@ type result struct {
 	heapPerCall      float64       // bytes, Go heap and stacks
 	rssPerCall       float64       // bytes, resident set
 	sessions         int
-	relayDropped     uint64
-	relayLost        uint64
-	recorderDropped  uint64
+	relay            harnessStats
 	gomaxprocs, ncpu int
 	maxLateness      time.Duration
 }
@@ -103,13 +113,13 @@ func (r result) print(w *os.File, cfg config) {
 	if r.sent > 0 {
 		loss = float64(r.sent-min(r.received, r.sent)) / float64(r.sent) * 100
 	}
-	fmt.Fprintf(w, "sbload: %d calls, relay %s, in-process harness, transcode %v, record %v, GOMAXPROCS %d on %d CPUs\n",
-		cfg.calls, cfg.relay, cfg.transcode, cfg.record != "", r.gomaxprocs, r.ncpu)
+	fmt.Fprintf(w, "sbload: %d calls, relay %s, in-process harness, transcode %v, record %v, connect %v, coalesce %v, GOMAXPROCS %d on %d CPUs\n",
+		cfg.calls, cfg.relay, cfg.transcode, cfg.record != "", cfg.connect, cfg.coalesce, r.gomaxprocs, r.ncpu)
 	fmt.Fprintf(w, "window           %.1f s after %.1f s warm-up\n", secs, cfg.warmup.Seconds())
 	fmt.Fprintf(w, "offered          %.0f pps (%d calls x 2 x 50)\n", float64(r.winSent)/secs, cfg.calls)
 	fmt.Fprintf(w, "relayed          %.0f pps\n", relayed/secs)
-	fmt.Fprintf(w, "lost             %d of %d sent (%.3f %%); relay dropped %d, saw %d seq gaps; recorder dropped %d\n",
-		r.sent-min(r.received, r.sent), r.sent, loss, r.relayDropped, r.relayLost, r.recorderDropped)
+	fmt.Fprintf(w, "lost             %d of %d sent (%.3f %%); relay got %d, sent %d, dropped %d, send errors %d, saw %d seq gaps; recorder dropped %d\n",
+		r.sent-min(r.received, r.sent), r.sent, loss, r.relay.in, r.relay.out, r.relay.dropped, r.relay.sendErrors, r.relay.lost, r.relay.recDropped)
 	fmt.Fprintf(w, "relay CPU        %.3f cores, %.2f µs per relayed packet\n", r.relayCPU.Seconds()/secs, us(r.relayCPU))
 	fmt.Fprintf(w, "generator CPU    %.3f cores, %.2f µs per packet pair; worst send lateness %v\n",
 		r.genCPU.Seconds()/secs, us(r.genCPU), r.maxLateness.Round(time.Microsecond))
@@ -122,12 +132,19 @@ func (r result) print(w *os.File, cfg config) {
 func run(cfg config, log *slog.Logger) (result, error) {
 	res := result{window: cfg.window, ncpu: runtime.NumCPU()}
 	mode := media.RelayMode(cfg.relay)
+	// The generator thread keeps a P all the time, and so does each epoll
+	// worker: give the rest of the program the Ps it would otherwise have.
+	procs := runtime.NumCPU() + 1
 	if mode == media.RelayEpoll {
-		// Each epoll worker keeps a P while it waits in the kernel: give
-		// the rest of the program the Ps it would otherwise have.
-		runtime.GOMAXPROCS(runtime.NumCPU() + cfg.workers)
+		procs += cfg.workers
 	}
+	runtime.GOMAXPROCS(procs)
 	res.gomaxprocs = runtime.GOMAXPROCS(0)
+	if cfg.relayCPU >= 0 {
+		if err := pinProcess(cfg.relayCPU); err != nil {
+			return res, err
+		}
+	}
 
 	gen, err := newGenerator(cfg.sockets)
 	if err != nil {
@@ -165,7 +182,7 @@ func run(cfg config, log *slog.Logger) (result, error) {
 	res.winSent, res.winRecv = s1.sent-s0.sent, s1.received-s0.received
 	res.sent, res.received = final.sent, final.received
 	res.maxLateness = final.maxLate
-	res.relayDropped, res.relayLost, res.recorderDropped = h.stats()
+	res.relay = h.stats()
 	return res, nil
 }
 

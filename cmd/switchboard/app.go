@@ -39,6 +39,9 @@ type Main struct {
 // config is what the flags and SWITCHBOARD_* variables set.
 type config struct {
 	Data, DB, HTTP, SIP, RTPPorts, PublicIP, LogLevel string
+	// RTPRelay picks the RTP relay: goroutine (one per socket) or epoll (one
+	// locked thread; cheaper per packet at load, see docs/benchmarks.md).
+	RTPRelay string
 	// Sign-in throttling: wrong passwords in a row that lock an account (an
 	// address gets twice as many), and for how long.
 	LoginMaxFailures int
@@ -66,6 +69,7 @@ func (m *Main) flags(name string, args []string, extra func(*flag.FlagSet)) (*co
 	fs.StringVar(&c.SIP, "sip", env("SIP", "0.0.0.0:5060"), "SIP listen address (UDP and TCP)")
 	fs.StringVar(&c.RTPPorts, "rtp-ports", env("RTP_PORTS", "10000-20000"), "RTP port range")
 	fs.StringVar(&c.PublicIP, "public-ip", env("PUBLIC_IP", ""), "address phones and trunks reach the PBX at (SDP and Contact)")
+	fs.StringVar(&c.RTPRelay, "rtp-relay", env("RTP_RELAY", "goroutine"), "RTP relay: goroutine or epoll")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error")
 	maxFailures, _ := strconv.Atoi(env("LOGIN_MAX_FAILURES", "5"))
 	lock, err := time.ParseDuration(env("LOGIN_LOCK", "15m"))
@@ -212,7 +216,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	srv := &web.Server{DB: db, Log: log, Version: versionString(), DataDir: c.Data,
 		LoginMaxFailures: c.LoginMaxFailures, LoginLockFor: c.LoginLock, LoginWindow: c.LoginLock,
-		PBX: pbxCfg, Calls: x, Health: pbxHealth{sip: sip, x: x}, SIPAddress: sipAddress(sip.LocalAddr("udp"), c.PublicIP), Bans: banList{sip.Guard}}
+		PBX: applier{cfg: pbxCfg, sip: sip}, Calls: x, Health: pbxHealth{sip: sip, x: x}, SIPAddress: sipAddress(sip.LocalAddr("udp"), c.PublicIP), Bans: banList{sip.Guard}}
 	h, err := srv.Handler()
 	if err != nil {
 		return err

@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"time"
 
 	sb "switchboard"
 	"switchboard/exchange"
+	"switchboard/media"
 	"switchboard/sipua"
 	"switchboard/sipua/auth"
 	"switchboard/store"
@@ -31,8 +33,36 @@ func (d snapshotDirectory) LookupExtension(ctx context.Context, number string) (
 	if !ok {
 		return sipua.ExtensionAuth{}, false, nil
 	}
-	return sipua.ExtensionAuth{TenantID: e.TenantID, Number: e.Number, Password: e.Password, BoundIP: e.BoundIP}, true, nil
+	return sipua.ExtensionAuth{TenantID: e.TenantID, Number: e.Number, Name: e.Name, Password: e.Password, BoundIP: e.BoundIP}, true, nil
 }
+
+// snapshotTrunks hands the SIP edge the trunks of the snapshot in force.
+type snapshotTrunks struct{ cfg *exchange.Config }
+
+func (t snapshotTrunks) Trunks() []sb.Trunk {
+	if snap := t.cfg.Snapshot(); snap != nil {
+		return snap.Trunks()
+	}
+	return nil
+}
+
+// applier applies the configuration and then tells the SIP edge, so trunk
+// registrations follow the trunks in force.
+type applier struct {
+	cfg *exchange.Config
+	sip *sipua.Server
+}
+
+func (a applier) Apply(ctx context.Context, actor *sb.Actor) error {
+	if err := a.cfg.Apply(ctx, actor); err != nil {
+		return err
+	}
+	a.sip.ReloadTrunks()
+	return nil
+}
+
+// Problems reports why the configuration could not be loaded at start.
+func (a applier) Problems() error { return a.cfg.Problems() }
 
 // bindingStore keeps the SIP edge's registrations in the database so they
 // survive a restart.
@@ -151,6 +181,47 @@ func startPBX(ctx context.Context, c *config, db *store.DB, log *slog.Logger) (*
 		pub = a
 	}
 	guard := &auth.Guard{Failures: c.SIPBanFailures, Window: c.SIPBanWindow, Duration: c.SIPBanTime}
-	sip := &sipua.Server{Addr: c.SIP, PublicIP: pub, Directory: snapshotDirectory{cfg}, Registrations: bindingStore{db}, Guard: guard, Log: log.With("part", "sip")}
+	portRange, err := media.ParsePortRange(c.RTPPorts)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--rtp-ports: %w", err)
+	}
+	host, _, err := net.SplitHostPort(c.SIP)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--sip %q: %w", c.SIP, err)
+	}
+	rtpIP := netip.IPv4Unspecified()
+	if host != "" {
+		if a, err := netip.ParseAddr(host); err == nil {
+			rtpIP = a
+		}
+	}
+	ports, err := media.NewPortAllocator(rtpIP, portRange)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("rtp ports: %w", err)
+	}
+	if c.RTPRelay == string(media.RelayEpoll) {
+		// The epoll worker keeps its scheduler slot while it waits in the
+		// kernel: give the rest of the program its cores back.
+		runtime.GOMAXPROCS(runtime.NumCPU() + 1)
+	}
+	relay, err := media.NewRelay(media.RelayConfig{Mode: media.RelayMode(c.RTPRelay), Workers: 1})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sip := &sipua.Server{Addr: c.SIP, PublicIP: pub, Directory: snapshotDirectory{cfg}, Registrations: bindingStore{db}, Guard: guard,
+		Log: log.With("part", "sip"), Calls: x, Trunks: snapshotTrunks{cfg}, Ports: ports, Relay: relay, DataDir: c.Data,
+		OnTrunkStatus: func(id int64, registered bool, reason string) {
+			st := store.TrunkStatus{State: store.TrunkStateRegistered, At: time.Now()}
+			switch {
+			case !registered && reason != "":
+				st.State, st.Reason = store.TrunkStateFailed, reason
+			case !registered:
+				st.State = store.TrunkStateUnregistered
+			}
+			if err := db.SetTrunkStatus(context.Background(), id, st); err != nil {
+				log.Warn("trunk status not saved", "trunk", id, "err", err)
+			}
+		}}
+	x.Originator, x.Media = sip, sip
 	return cfg, x, sip, nil
 }

@@ -1,0 +1,268 @@
+package sipua
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	sb "switchboard"
+	"switchboard/media"
+)
+
+// startMedia opens the RTP side at Run: the port allocator and the relay,
+// unless they were given.
+func (s *Server) startMedia() error {
+	s.ports = s.Ports
+	if s.ports == nil {
+		ip := netip.IPv4Unspecified()
+		if host, _, err := net.SplitHostPort(s.addrs["udp"]); err == nil {
+			if a, err := netip.ParseAddr(host); err == nil {
+				ip = a.Unmap()
+			}
+		}
+		p, err := media.NewPortAllocator(ip, DefaultRTPPorts)
+		if err != nil {
+			return fmt.Errorf("rtp ports: %w", err)
+		}
+		s.ports = p
+	}
+	s.relay = s.Relay
+	if s.relay == nil {
+		s.relay = media.NewGoroutineRelay()
+		s.ownRelay = true
+	}
+	return nil
+}
+
+// legOf returns our *Leg behind a switchboard.Leg.
+func legOf(l sb.Leg) (*Leg, error) {
+	x, ok := l.(*Leg)
+	if !ok || x == nil {
+		return nil, fmt.Errorf("sipua: %T is not a leg of the SIP edge", l)
+	}
+	return x, nil
+}
+
+// peerLeg returns the leg bridged to l, or nil.
+func (l *Leg) peerLeg() *Leg {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.peer
+}
+
+func (l *Leg) setPeer(p *Leg) {
+	l.mu.Lock()
+	l.peer = p
+	l.mu.Unlock()
+}
+
+// Bridge connects the media of two legs both ways until one of them ends
+// or ctx ends (switchboard.Bridger). The RTP is relayed by a media.Bridge:
+// SSRC, sequence and timestamp continuity, transcoding between PCMU and
+// PCMA, RFC 4733 telephone-events passed through. Key presses also reach
+// each leg's DTMF channel, and go to the other party as SIP INFO (or as
+// in-band tones to an inband trunk) when it does not take telephone-events
+// or sent them as INFO.
+//
+// With rec, the call is recorded as a stereo WAV at rec.Path under DataDir
+// (leg a on channel 0), folders made as needed, finished when the bridge
+// ends. Until then a marker names it in DataDir/recordings/.unfinished, so
+// that RepairRecordings mends it after a crash (the recorder rewrites the
+// WAV header every second, so a crash loses about a second).
+func (s *Server) Bridge(ctx context.Context, a, b sb.Leg, rec *sb.RecordingSpec) error {
+	la, err := legOf(a)
+	if err != nil {
+		return err
+	}
+	lb, err := legOf(b)
+	if err != nil {
+		return err
+	}
+	if la.isEnded() || lb.isEnded() {
+		return errLegEnded
+	}
+	br, err := media.NewBridge(la.sess, lb.sess, media.BridgeConfig{
+		OnDigit: func(from *media.Session, d byte) {
+			if from == la.sess {
+				la.bridgeDigit(lb, d)
+			} else {
+				lb.bridgeDigit(la, d)
+			}
+		},
+	})
+	if err != nil {
+		if errors.Is(err, media.ErrClosed) {
+			return errLegEnded
+		}
+		return fmt.Errorf("bridge %s and %s: %w", la.callID, lb.callID, err)
+	}
+	// The recording starts once the media flows, so that opening its file
+	// clips no audio; it ends before the bridge does.
+	if rec != nil && rec.Path != "" {
+		recorder, finish, err := s.startRecording(rec.Path)
+		if err != nil {
+			s.log.Error("call not recorded", "path", rec.Path, "error", err)
+		} else {
+			la.sess.Record(recorder, 0)
+			lb.sess.Record(recorder, 1)
+			defer func() {
+				la.sess.Record(nil, 0)
+				lb.sess.Record(nil, 0)
+				if err := finish(); err != nil {
+					s.log.Error("finish recording", "path", rec.Path, "error", err)
+				}
+			}()
+		}
+	}
+	la.setPeer(lb)
+	lb.setPeer(la)
+	defer func() {
+		br.Close()
+		la.setPeer(nil)
+		lb.setPeer(nil)
+		sa, sb := la.sess.Stats(), lb.sess.Stats()
+		s.log.Debug("sip bridge ended", "a", la.callID, "b", lb.callID,
+			"a_in", sa.PacketsIn, "a_out", sa.PacketsOut, "a_dropped", sa.Dropped, "a_remote", la.sess.Remote(),
+			"b_in", sb.PacketsIn, "b_out", sb.PacketsOut, "b_dropped", sb.Dropped, "b_remote", lb.sess.Remote(), "a_senderr", sa.SendErrors, "b_senderr", sb.SendErrors, "a_lost", sa.Lost, "b_lost", sb.Lost)
+	}()
+	select {
+	case <-ctx.Done():
+	case <-la.done:
+	case <-lb.done:
+	}
+	return nil
+}
+
+// bridgeDigit takes an RFC 4733 digit l's far end sent while bridged to
+// to. It runs on the relay's thread: it only queues.
+func (l *Leg) bridgeDigit(to *Leg, d byte) {
+	l.gotDigit(rune(d))
+	if to.sess.DTMFPayloadType() == 0 || !to.takesTelephoneEvents() {
+		to.sendDigit(d)
+	}
+}
+
+// PlayTone plays a call-progress tone to a leg until ctx ends or the leg
+// ends (switchboard.Bridger).
+func (s *Server) PlayTone(ctx context.Context, leg sb.Leg, tone sb.Tone) error {
+	l, err := legOf(leg)
+	if err != nil {
+		return err
+	}
+	var t media.ProgressTone
+	switch tone {
+	case sb.ToneRingback:
+		t = media.Ringback
+	case sb.ToneBusy:
+		t = media.Busy
+	case sb.ToneCongestion:
+		t = media.Congestion
+	default:
+		return fmt.Errorf("sipua: unknown tone %q", tone)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-l.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err = l.sess.Play(ctx, media.NewToneReader(t.Tone(), 0))
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, media.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// unfinishedDir holds one marker per recording in progress, naming it.
+const unfinishedDir = "recordings/.unfinished"
+
+// startRecording opens a stereo recording at rel under DataDir and returns
+// its recorder and the function that finishes it.
+func (s *Server) startRecording(rel string) (*media.Recorder, func() error, error) {
+	if s.DataDir == "" {
+		return nil, nil, errors.New("no data folder to record into")
+	}
+	clean := filepath.Clean(filepath.FromSlash(rel))
+	if filepath.IsAbs(clean) || clean == "." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) || clean == ".." {
+		return nil, nil, fmt.Errorf("recording path %q is not inside the data folder", rel)
+	}
+	path := filepath.Join(s.DataDir, clean)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, nil, err
+	}
+	markers := filepath.Join(s.DataDir, filepath.FromSlash(unfinishedDir))
+	if err := os.MkdirAll(markers, 0o750); err != nil {
+		return nil, nil, err
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	marker := filepath.Join(markers, hex.EncodeToString(id[:]))
+	if err := os.WriteFile(marker, []byte(filepath.ToSlash(clean)), 0o640); err != nil {
+		return nil, nil, err
+	}
+	w, err := media.CreateWAV(path, 2)
+	if err != nil {
+		os.Remove(marker)
+		return nil, nil, err
+	}
+	r, err := media.NewRecorder(w)
+	if err != nil {
+		w.Close()
+		os.Remove(marker)
+		return nil, nil, err
+	}
+	return r, func() error {
+		err := r.Close()
+		os.Remove(marker)
+		return err
+	}, nil
+}
+
+// RepairRecordings mends the recordings that a crash (kill -9, power loss)
+// left unfinished under dataDir: each one named by a marker in
+// dataDir/recordings/.unfinished gets its WAV header fixed from the file's
+// length (media.RepairWAV), and the marker is removed. It returns how many
+// it repaired. Run calls it; cmd may call it before serving.
+func RepairRecordings(dataDir string) (int, error) {
+	dir := filepath.Join(dataDir, filepath.FromSlash(unfinishedDir))
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		marker := filepath.Join(dir, e.Name())
+		rel, err := os.ReadFile(marker)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		clean := filepath.Clean(filepath.FromSlash(strings.TrimSpace(string(rel))))
+		if filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") {
+			os.Remove(marker)
+			continue
+		}
+		path := filepath.Join(dataDir, clean)
+		if err := media.RepairWAV(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		} else if err == nil {
+			n++
+		}
+		os.Remove(marker)
+	}
+	return n, errors.Join(errs...)
+}
