@@ -42,6 +42,9 @@ type config struct {
 	// RTPRelay picks the RTP relay: goroutine (one per socket) or epoll (one
 	// locked thread; cheaper per packet at load, see docs/benchmarks.md).
 	RTPRelay string
+	// Optional SIP listeners (the browser softphone uses WSS) and the
+	// certificate for TLS and WSS.
+	SIPTLS, SIPWS, SIPWSS, TLSCert, TLSKey string
 	// Sign-in throttling: wrong passwords in a row that lock an account (an
 	// address gets twice as many), and for how long.
 	LoginMaxFailures int
@@ -70,6 +73,11 @@ func (m *Main) flags(name string, args []string, extra func(*flag.FlagSet)) (*co
 	fs.StringVar(&c.RTPPorts, "rtp-ports", env("RTP_PORTS", "10000-20000"), "RTP port range")
 	fs.StringVar(&c.PublicIP, "public-ip", env("PUBLIC_IP", ""), "address phones and trunks reach the PBX at (SDP and Contact)")
 	fs.StringVar(&c.RTPRelay, "rtp-relay", env("RTP_RELAY", "goroutine"), "RTP relay: goroutine or epoll")
+	fs.StringVar(&c.SIPTLS, "sip-tls", env("SIP_TLS", ""), "SIP over TLS listen address (needs --tls-cert and --tls-key)")
+	fs.StringVar(&c.SIPWS, "sip-ws", env("SIP_WS", ""), "SIP over WebSocket listen address")
+	fs.StringVar(&c.SIPWSS, "sip-wss", env("SIP_WSS", ""), "SIP over secure WebSocket listen address (needs --tls-cert and --tls-key)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT", ""), "PEM certificate for SIP TLS and WSS")
+	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "PEM private key for SIP TLS and WSS")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error")
 	maxFailures, _ := strconv.Atoi(env("LOGIN_MAX_FAILURES", "5"))
 	lock, err := time.ParseDuration(env("LOGIN_LOCK", "15m"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -223,5 +224,13 @@ func startPBX(ctx context.Context, c *config, db *store.DB, log *slog.Logger) (*
 			}
 		}}
 	x.Originator, x.Media = sip, sip
+	sip.TLSAddr, sip.WSAddr, sip.WSSAddr = c.SIPTLS, c.SIPWS, c.SIPWSS
+	if c.TLSCert != "" || c.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		sip.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	return cfg, x, sip, nil
 }
