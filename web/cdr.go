@@ -250,8 +250,7 @@ func (s *Server) cdrRecordingParts(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "cdr_recordings.html", &pageData{Title: "cdr.export_recordings", Data: map[string]any{"Count": len(recs), "MB": (total + 1<<20 - 1) >> 20, "Parts": links}})
 }
 
-// cdrRecordingZip streams one part of the selection's recordings as a zip
-// (stored, not compressed: WAV barely compresses and streaming stays cheap).
+// cdrRecordingZip streams one part of the selection's recordings as a zip.
 func (s *Server) cdrRecordingZip(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
 	recs, sizes, err := s.recordingSelection(r)
@@ -269,17 +268,23 @@ func (s *Server) cdrRecordingZip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := ps[n-1]
+	s.writeRecordingsZip(w, a, recs[p[0]:p[1]], fmt.Sprintf("recordings-%s-part%d.zip", time.Now().Format("20060102-150405"), n))
+}
+
+// writeRecordingsZip streams recordings as a zip (stored, not compressed:
+// WAV barely compresses and streaming stays cheap). A file missing from the
+// disk is left out rather than failing the whole download.
+func (s *Server) writeRecordingsZip(w http.ResponseWriter, a *sb.Actor, recs []sb.CallRecord, name string) {
 	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="recordings-%s-part%d.zip"`, time.Now().Format("20060102-150405"), n))
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	zw := zip.NewWriter(w)
-	for i := p[0]; i < p[1]; i++ {
+	for i := range recs {
 		c := &recs[i]
 		f, err := os.Open(s.recordingPath(c))
 		if err != nil {
-			continue // a missing file is left out rather than failing the whole download
+			continue
 		}
-		hdr := &zip.FileHeader{Name: recordingName(a, c), Method: zip.Store, Modified: c.StartTime}
-		zf, err := zw.CreateHeader(hdr)
+		zf, err := zw.CreateHeader(&zip.FileHeader{Name: recordingName(a, c), Method: zip.Store, Modified: c.StartTime})
 		if err == nil {
 			_, err = io.Copy(zf, f)
 		}
@@ -321,17 +326,5 @@ func (s *Server) extractDownload(w http.ResponseWriter, r *http.Request) {
 		s.serveRecording(w, r, &recs[0])
 		return
 	}
-	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", `attachment; filename="recordings.zip"`)
-	zw := zip.NewWriter(w)
-	for i := range recs {
-		f, err := os.Open(s.recordingPath(&recs[i]))
-		if err != nil {
-			continue
-		}
-		zf, _ := zw.CreateHeader(&zip.FileHeader{Name: recordingName(a, &recs[i]), Method: zip.Store})
-		io.Copy(zf, f)
-		f.Close()
-	}
-	zw.Close()
+	s.writeRecordingsZip(w, a, recs, "recordings.zip")
 }
