@@ -275,3 +275,36 @@ func TestReceivePathDoesNotAllocate(t *testing.T) {
 		t.Errorf("packets in %d", a.Stats().PacketsIn)
 	}
 }
+
+func TestRecorderBuffersAfterAStall(t *testing.T) {
+	w, err := NewWAVWriter(&memFile{}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A recorder whose writer does not run: the relay goes on placing
+	// frames as if the disk had stalled.
+	r := &Recorder{w: w, start: 0}
+	for c := range r.tl.pend {
+		r.tl.pend[c] = make([]byte, 0, recPend)
+	}
+	payload := make([]byte, FrameSamples)
+	frames := 5 * SampleRate / FrameSamples // 5 s
+	for i := range frames {
+		at := int64(i+1) * int64(FrameDuration)
+		r.frame(0, PCMU, 1, uint32(i*FrameSamples), payload, at)
+		r.frame(1, PCMA, 2, uint32(i*FrameSamples), payload, at)
+	}
+	if d := r.Dropped(); d < 2*40 || d > 2*55 {
+		t.Errorf("dropped %d frames, want the 2 x 50 past 4 s", d)
+	}
+	if n := len(r.tl.pend[0]); n != recMaxPend {
+		t.Errorf("channel 0 holds %d samples, want the %d cap", n, recMaxPend)
+	}
+	r.write(recMaxPend - 100)
+	if c := cap(r.tl.pend[0]); c != recPend || len(r.tl.pend[0]) != 100 {
+		t.Errorf("after catching up: len %d cap %d, want 100 and %d", len(r.tl.pend[0]), c, recPend)
+	}
+	if got := w.Duration(); got != time.Duration(recMaxPend-100)*time.Second/SampleRate {
+		t.Errorf("wrote %v", got)
+	}
+}

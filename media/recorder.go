@@ -27,7 +27,9 @@ import (
 // Memory: a recording holds about 300 ms of G.711 per channel (two 3 KB
 // buffers) and borrows an 8 KB block from a pool shared by all recorders
 // while it writes, so a recorded call costs about 10 KB on top of its
-// sessions.
+// sessions. When the writer stalls the buffers grow, up to 4 s a channel
+// (64 KB a call), beyond which frames are dropped (Dropped), and shrink
+// back once it has caught up.
 type Recorder struct {
 	w     *WAVWriter
 	start int64 // nanotime of sample 0
@@ -54,7 +56,7 @@ const (
 	recResync  = SampleRate / 2         // samples a stream may drift from its arrival times before it is placed anew
 	recFlush   = 5                      // ticks per Flush of the header
 	recPend    = 3072                   // bytes each channel's buffer starts with: lag + tick + slack (a malloc size class)
-	recMaxPend = 10 * SampleRate        // samples a channel may hold before frames are dropped (a stalled disk)
+	recMaxPend = 4 * SampleRate         // samples a channel may hold before frames are dropped (a stalled disk or machine)
 	recBlock   = 2048                   // stereo frames decoded and written at a time
 )
 
@@ -162,7 +164,7 @@ func (r *Recorder) position(ns int64) int64 {
 
 // place copies a payload into its channel at its place on the timeline,
 // transcoding it when the channel holds the other G.711. It reports false
-// when the frame does not fit: the writer is 10 s behind.
+// when the frame does not fit: the writer is 4 s behind.
 func (r *Recorder) place(tl *recTimeline, ch uint8, codec Codec, ssrc, ts uint32, data []byte, now int64) bool {
 	n := int64(len(data))
 	arrival := r.position(now) - n
@@ -220,7 +222,12 @@ func (r *Recorder) write(limit int64) {
 			for i := k; i < n; i++ {
 				out[4*i+2*c], out[4*i+2*c+1] = 0, 0
 			}
-			tl.pend[c] = p[:copy(p, p[k:])]
+			p = p[:copy(p, p[k:])]
+			if cap(p) > 2*recPend && len(p) < recPend/2 {
+				// A stall made the buffer grow; give the memory back.
+				p = append(make([]byte, 0, recPend), p...)
+			}
+			tl.pend[c] = p
 		}
 		tl.base += int64(n)
 		r.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -142,10 +143,21 @@ func (s *Server) acceptCall(req *sip.Request, tx sip.ServerTransaction, f flow, 
 		l.Hangup(context.Background(), sb.CauseCongestion)
 		return
 	}
+	// The transaction outlives the call (after a 200, Timer L keeps it 32 s,
+	// RFC 6026), and so would whatever its CANCEL callback holds: the
+	// callback reaches the leg through a reference the leg clears when it
+	// ends, so that a short call's leg and session are not kept.
+	ref := new(atomic.Pointer[Leg])
+	ref.Store(l)
+	l.cancelRef = ref
 	s.dialogs.add(l)
 	if !tx.OnCancel(func(*sip.Request) {
 		// Called inside the transaction's state machine, which answered the
 		// CANCEL 200 and the INVITE 487 (RFC 3261 §9.2): do not block.
+		l := ref.Load()
+		if l == nil {
+			return
+		}
 		l.cancelled.Store(true)
 		go l.end(sb.CauseCancelled, true)
 	}) {

@@ -74,8 +74,9 @@ type Leg struct {
 	final     chan struct{} // closed once the INVITE has its final response
 	finalOnce sync.Once
 	acks      chan *sip.Request
-	cancelled atomic.Bool // the caller's CANCEL ended the INVITE
-	lateOffer bool        // the INVITE had no SDP: we offer in the 200
+	cancelled atomic.Bool          // the caller's CANCEL ended the INVITE
+	cancelRef *atomic.Pointer[Leg] // the INVITE transaction's way to the leg, cleared at the end
+	lateOffer bool                 // the INVITE had no SDP: we offer in the 200
 
 	mu         sync.Mutex
 	state      legState
@@ -360,6 +361,9 @@ func (l *Leg) finish() {
 	default:
 	}
 	close(l.done)
+	if l.cancelRef != nil {
+		l.cancelRef.Store(nil)
+	}
 	l.sess.Close()
 	l.srv.dialogs.remove(l)
 	if l.trunk != nil {

@@ -627,10 +627,12 @@ func (b *branch) answered(tx sip.ClientTransaction, res *sip.Response) {
 	l.state = legConfirmed
 	l.finalSent()
 
-	ack := b.ack(l, res)
+	// The transaction lives on until Timer M (32 s) to re-ACK retransmitted
+	// 2xx: its callback holds the ACK and nothing of the call.
+	ack, callID := b.ack(l, res), b.callID
 	resend := func() {
 		if err := s.client.WriteRequest(ack.Clone(), asIs); err != nil {
-			s.log.Debug("sip ack", "call_id", b.callID, "error", err)
+			s.log.Debug("sip ack", "call_id", callID, "error", err)
 		}
 	}
 	tx.OnRetransmission(func(r *sip.Response) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	sb "switchboard"
@@ -56,7 +57,9 @@ func scanCDR(row rowScanner) (*sb.CallRecord, error) {
 
 // SaveCallRecord writes one ended call. It is committed before it returns,
 // so a crash after a call ended never loses its record. The extension's user
-// and department are resolved here when not given.
+// and department are resolved here when not given. The kept counts of the
+// unfiltered list change with it: the triggers of migration 00007 keep them
+// for every insert, delete and change of owner.
 func (db *DB) SaveCallRecord(ctx context.Context, c *sb.CallRecord) error {
 	if c.ExtractionCode == "" && c.RecordingFile != "" {
 		c.ExtractionCode = strings.ToUpper(RandomPassword(8))
@@ -86,8 +89,15 @@ func (db *DB) SaveCallRecord(ctx context.Context, c *sb.CallRecord) error {
 }
 
 // ListCallRecords lists the calls the actor sees: their own as an agent,
-// their departments' as a leader, the company's as an admin.
+// their departments' as a leader, the company's as an admin. The lists people
+// use (newest first, with 高级查找 and 快速搜索) go through listCallRecords,
+// which reads them through the indexes (docs/benchmarks.md, "Call records");
+// other orders, checked rows and look-ups by extraction code go through the
+// generic list.
 func (db *DB) ListCallRecords(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (sb.Page[sb.CallRecord], error) {
+	if p, ok, err := db.listCallRecords(ctx, actor, q); ok || err != nil {
+		return p, err
+	}
 	var a args
 	from := " FROM call_records c WHERE 1=1" + scopeWhere(actor, cdrScope, &a)
 	return listPage(ctx, db, &cdrList, q, &a, "c.id", cdrCols, from, "call record", scanCDR)
@@ -169,4 +179,360 @@ func (db *DB) CallRecordsByFile(ctx context.Context, actor *sb.Actor, tail strin
 		out = append(out, *c)
 	}
 	return out, rows.Err()
+}
+
+// Listing call records. The table grows by every call of a call center
+// (DESIGN.md §8 sizes it at 10,000,000 rows) and people list it newest first,
+// inside what they may see and usually inside a date range. listCallRecords
+// reads such a list as branches, one per column that decides who sees a row:
+// the company for its administrator (one branch per company for the system
+// administrator); the user and the user as the other side of an internal
+// call for an agent; for a leader also each department and each department
+// as the other side. Each branch reads an index that starts with its column
+// and continues with the start time and the ID, so it yields its rows newest
+// first, and that carries the company and the small fields of 高级查找
+// (disposition, direction, talk time, extension; a user's also the numbers),
+// so their conditions are tested in the index (migration 00007). A filter
+// that names an extension reads that extension's calls instead and tests the
+// scope on each (an agent's own branches carry the extension); one that
+// names a disposition reads the company's index of dispositions, and for a
+// leader the departments' index of unanswered calls.
+//
+//   - The page takes the first rows of each branch and merges them (UNION
+//     drops a call two branches share); each branch stops after offset+size
+//     matches, so the page costs in proportion to what it reads, not to the
+//     table.
+//   - The count counts the union of the branches through the same indexes;
+//     without any condition it is read from the counts the triggers of
+//     migration 00007 keep, exact and independent of the table's size.
+//   - 快速搜索 with digits only (a number or its first digits) reads the
+//     caller, callee and extension indexes from that prefix instead, and
+//     sorts its matches.
+//
+// On SQLite every branch names its index (INDEXED BY): the statistics that
+// PRAGMA optimize gathers from 400 rows of each index make the company's
+// index look as selective as a user's, and the planner would walk it.
+// PostgreSQL, which has real statistics, picks the index itself; the
+// company is written +c.tenant_id in the other branches to keep it from
+// reading the company's index for them.
+//
+// Other orders, checked rows (IDs), and conditions on the ID, the company,
+// the extraction code or a number being equal to something (which their own
+// indexes answer) go through the generic list (ok false).
+
+// cdrPageDepartments is the most departments whose pages a leader's list
+// reads one branch each; a leader of more reads the company's index and
+// keeps the rows of their departments (a large share of the company).
+const cdrPageDepartments = 16
+
+// cdrBranchTenants is the most companies whose branches the system
+// administrator's list reads; above it the list is generic.
+const cdrBranchTenants = 100
+
+// cdrAgentPrefixDigits is the fewest digits of an agent's 快速搜索 that read
+// the company's number indexes rather than the agent's own calls: six digits
+// start about one call in 30,000 of a company, fewer start too many for the
+// agent's few among them to be found quickly.
+const cdrAgentPrefixDigits = 6
+
+// cdrBranch is one index read of the list.
+type cdrBranch struct {
+	index   string // the index it reads, named on SQLite
+	where   string // its conditions, " AND ..."
+	ordered bool   // it reads the index in list order
+}
+
+const cdrOrder = " ORDER BY c.start_time DESC, c.id DESC"
+
+func (db *DB) cdrFrom(b cdrBranch) string {
+	from := " FROM call_records c"
+	if db.dialect == sqlite && b.index != "" {
+		from += " INDEXED BY " + b.index
+	}
+	return from + " WHERE 1=1" + b.where
+}
+
+func (db *DB) listCallRecords(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (p sb.Page[sb.CallRecord], ok bool, err error) {
+	if q.Sort != "" || len(q.IDs) > 0 {
+		return p, false, nil
+	}
+	// The company's index: the one of an extension or a disposition that
+	// every match must have.
+	tenantIndex := "cdr_tenant_start"
+	unanswered := false
+	andOnly := true
+	for i, c := range q.Filter {
+		if i > 0 && c.Join == "or" {
+			andOnly = false
+		}
+	}
+	for i, c := range append(append([]sb.Condition{}, q.Where...), q.Filter...) {
+		switch c.Field {
+		case "id", "tenant_id", "extraction_code":
+			return p, false, nil
+		case "caller", "callee", "transferred_to":
+			if c.Op == sb.OpEq {
+				return p, false, nil
+			}
+		}
+		if c.Op != sb.OpEq || i >= len(q.Where) && !andOnly {
+			continue
+		}
+		switch {
+		case c.Field == "extension":
+			tenantIndex = "cdr_tenant_ext_start"
+		case c.Field == "disposition":
+			if tenantIndex == "cdr_tenant_start" {
+				tenantIndex = "cdr_tenant_disp_start"
+			}
+			unanswered = unanswered || strings.TrimSpace(c.Value) != sb.DispositionAnswered
+		}
+	}
+	// A department's calls of one disposition other than answered: the
+	// partial index of those (the condition itself is in cond).
+	deptIndex, deptWhere := "cdr_dept_start", ""
+	if unanswered {
+		deptIndex, deptWhere = "cdr_dept_disp_start", " AND c.disposition <> 'answered'"
+	}
+
+	var a args
+	var tenants []string // placeholders of the companies listed
+	var pageB, countB []cdrBranch
+	scope := "" // the actor's scope as a condition, for branches that do not carry it
+	switch actor.Scope {
+	case sb.ScopeSystem:
+		ids, err := db.cdrTenants(ctx)
+		if err != nil {
+			return p, true, err
+		}
+		if len(ids) > cdrBranchTenants {
+			return p, false, nil
+		}
+		if len(ids) == 0 {
+			if _, err := cdrList.where(db.dialect, &q, "c.id", &a); err != nil {
+				return p, true, err
+			}
+			return p, true, nil
+		}
+		for _, id := range ids {
+			tenants = append(tenants, a.add(id))
+		}
+	case sb.ScopeTenant:
+		tenants = []string{a.add(actor.TenantID)}
+	default:
+		tn, me := a.add(actor.TenantID), a.add(actor.UserID)
+		tenants = []string{tn}
+		pageB = []cdrBranch{
+			{"cdr_user_start", " AND c.user_id = " + me + " AND +c.tenant_id = " + tn, true},
+			{"cdr_peer_user_start", " AND c.peer_user_id = " + me + " AND c.peer_user_id <> 0 AND +c.tenant_id = " + tn, true},
+		}
+		countB = pageB
+		scope = "c.user_id = " + me + " OR c.peer_user_id = " + me
+		if actor.Scope == sb.ScopeDepartments && len(actor.Departments) > 0 {
+			ph := make([]string, len(actor.Departments))
+			for i, d := range actor.Departments {
+				ph[i] = a.add(d)
+			}
+			in := " IN (" + strings.Join(ph, ",") + ")"
+			scope += " OR c.department_id" + in + " OR c.peer_department_id" + in
+			countB = append(countB[:2:2],
+				cdrBranch{deptIndex, " AND c.department_id" + in + deptWhere + " AND +c.tenant_id = " + tn, false},
+				cdrBranch{"cdr_peer_dept_start", " AND c.peer_department_id" + in + " AND c.peer_department_id <> 0 AND +c.tenant_id = " + tn, false})
+			if len(ph) <= cdrPageDepartments {
+				for _, d := range ph {
+					pageB = append(pageB,
+						cdrBranch{deptIndex, " AND c.department_id = " + d + deptWhere + " AND +c.tenant_id = " + tn, true},
+						cdrBranch{"cdr_peer_dept_start", " AND c.peer_department_id = " + d + " AND c.peer_department_id <> 0 AND +c.tenant_id = " + tn, true})
+				}
+			} else {
+				pageB = []cdrBranch{{tenantIndex, " AND c.tenant_id = " + tn + " AND (" + scope + ")", true}}
+			}
+		}
+		scope = " AND (" + scope + ")"
+	}
+	if pageB == nil || tenantIndex == "cdr_tenant_ext_start" && actor.Scope != sb.ScopeOwn {
+		// A company's calls, or the calls of one extension, which are few
+		// enough for the scope to be tested on each (an agent's own
+		// branches test the extension in the index).
+		pageB = nil
+		for _, t := range tenants {
+			pageB = append(pageB, cdrBranch{tenantIndex, " AND c.tenant_id = " + t + scope, true})
+		}
+		countB = pageB
+	}
+	quick := ""
+	if isDigits(q.Q) {
+		// 快速搜索 for a number. Digits have no case, so the quick search's
+		// condition (prefixMatch) holds exactly when the field lies in the
+		// range of texts that start with them and starts with them, which
+		// the caller, callee and extension indexes answer. An agent's own
+		// calls are few and their index carries the numbers: for fewer than
+		// cdrAgentPrefixDigits digits, which start many numbers of the
+		// company, an agent's branches stay and test the condition in the
+		// index.
+		lo, hi := a.add(q.Q), ""
+		if after, ok := digitsAfter(q.Q); ok {
+			hi = a.add(after)
+		}
+		pattern := a.add(q.Q + "%")
+		var ors []string
+		var prefix []cdrBranch
+		for _, f := range []struct{ col, index string }{{"c.caller", "cdr_tenant_caller"}, {"c.callee", "cdr_tenant_callee"}, {"c.extension", "cdr_tenant_ext_start"}} {
+			rng := f.col + " >= " + lo
+			if hi != "" {
+				rng += " AND " + f.col + " < " + hi
+			}
+			ors = append(ors, "("+rng+" AND "+f.col+" LIKE "+pattern+")")
+			for _, t := range tenants {
+				prefix = append(prefix, cdrBranch{f.index, " AND c.tenant_id = " + t + " AND " + rng + scope, false})
+			}
+		}
+		quick = " AND (" + strings.Join(ors, " OR ") + ")"
+		if actor.Scope != sb.ScopeOwn || len(q.Q) >= cdrAgentPrefixDigits {
+			pageB, countB = prefix, prefix
+		}
+		q.Q = ""
+	}
+	cond, err := cdrList.where(db.dialect, &q, "c.id", &a)
+	if err != nil {
+		return p, true, err
+	}
+	cond += quick
+
+	if cond == "" {
+		p.Total, err = db.cdrTotal(ctx, actor)
+	} else if len(countB) == 1 {
+		err = db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+db.cdrFrom(countB[0])+cond, a...).Scan(&p.Total)
+	} else {
+		parts := make([]string, len(countB))
+		for i, b := range countB {
+			parts[i] = "SELECT c.id" + db.cdrFrom(b) + cond
+		}
+		err = db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM ("+strings.Join(parts, " UNION ")+") u", a...).Scan(&p.Total)
+	}
+	if err != nil {
+		return p, true, fmt.Errorf("count call records: %w", err)
+	}
+	n := q
+	n.Normalize()
+	if p.Total <= n.Offset() {
+		return p, true, nil
+	}
+
+	var ids string
+	if len(pageB) == 1 && pageB[0].ordered {
+		ids = "SELECT c.id" + db.cdrFrom(pageB[0]) + cond + cdrOrder + page(&q, &a)
+	} else {
+		k := ""
+		parts := make([]string, len(pageB))
+		for i, b := range pageB {
+			parts[i] = "SELECT c.id, c.start_time" + db.cdrFrom(b) + cond
+			if b.ordered {
+				if k == "" {
+					k = a.add(n.Offset() + n.PageSize)
+				}
+				parts[i] += cdrOrder + " LIMIT " + k
+			}
+			parts[i] = "SELECT * FROM (" + parts[i] + ") b" + strconv.Itoa(i)
+		}
+		ids = "SELECT u.id FROM (" + strings.Join(parts, " UNION ") + ") u ORDER BY u.start_time DESC, u.id DESC" + page(&q, &a)
+	}
+	rows, err := db.r.QueryContext(ctx, "SELECT "+cdrCols+" FROM call_records c WHERE c.id IN ("+ids+")"+cdrOrder, a...)
+	if err != nil {
+		return p, true, fmt.Errorf("list call records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanCDR(rows)
+		if err != nil {
+			return p, true, fmt.Errorf("scan call record: %w", err)
+		}
+		p.Items = append(p.Items, *c)
+	}
+	if err := rows.Err(); err != nil {
+		return p, true, fmt.Errorf("list call records: %w", err)
+	}
+	return p, true, nil
+}
+
+// cdrTotal is the number of calls the actor sees, from the kept counts: the
+// calls of the actor's user and departments, and the internal calls whose
+// other side is theirs and that are not counted already.
+func (db *DB) cdrTotal(ctx context.Context, actor *sb.Actor) (int, error) {
+	var a args
+	var query string
+	const sum = "SELECT CAST(COALESCE(SUM(n.calls), 0) AS BIGINT) FROM call_record_counts n"
+	switch actor.Scope {
+	case sb.ScopeSystem:
+		query = sum
+	case sb.ScopeTenant:
+		query = sum + " WHERE n.tenant_id = " + a.add(actor.TenantID)
+	default:
+		// The calls of the actor's user and departments, and the internal
+		// calls to them from elsewhere: to the user from outside the
+		// departments, to the departments from elsewhere.
+		tn, me := a.add(actor.TenantID), a.add(actor.UserID)
+		mine, in, others := "n.user_id = "+me, "", ""
+		peers := "SELECT CAST(COALESCE(SUM(p.calls), 0) AS BIGINT) FROM call_record_peer_counts p WHERE p.tenant_id = " + tn + " AND p.user_id <> " + me
+		if actor.Scope == sb.ScopeDepartments && len(actor.Departments) > 0 {
+			ph := make([]string, len(actor.Departments))
+			for i, d := range actor.Departments {
+				ph[i] = a.add(d)
+			}
+			in = " IN (" + strings.Join(ph, ",") + ")"
+			mine += " OR n.department_id" + in
+			peers += " AND p.department_id NOT" + in
+			others = " AND p.peer_department_id NOT" + in
+		}
+		query = "SELECT (" + sum + " WHERE n.tenant_id = " + tn + " AND (" + mine + ")) + (" + peers + " AND p.peer_user_id = " + me + others + ")"
+		if in != "" {
+			query += " + (" + peers + " AND p.peer_department_id" + in + ")"
+		}
+	}
+	var total int
+	if err := db.r.QueryRowContext(ctx, query, a...).Scan(&total); err != nil {
+		return 0, fmt.Errorf("count call records: %w", err)
+	}
+	return total, nil
+}
+
+// cdrTenants returns the IDs of the companies that have call records.
+func (db *DB) cdrTenants(ctx context.Context) ([]int64, error) {
+	rows, err := db.r.QueryContext(ctx, "SELECT DISTINCT tenant_id FROM call_record_counts ORDER BY tenant_id")
+	if err != nil {
+		return nil, fmt.Errorf("list companies with call records: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("scan company: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// isDigits reports whether s is a number typed as digits only.
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// digitsAfter returns the least string of digits above every string that
+// starts with the digits s ("138" → "139", "1399" → "14"); none for nines
+// only. Every collation orders digits 0…9, so [s, after) holds every text
+// that starts with s on both engines (and maybe texts with punctuation, which
+// the prefix condition itself then drops).
+func digitsAfter(s string) (string, bool) {
+	s = strings.TrimRight(s, "9")
+	if s == "" {
+		return "", false
+	}
+	return s[:len(s)-1] + string(s[len(s)-1]+1), true
 }

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
-	"fmt"
 	"net/netip"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
+
+	"switchboard/cmd/internal/loadkit"
 )
 
 // generator plays every party of every call from one locked OS thread, as
@@ -53,7 +50,7 @@ func newGenerator(perSide int) (*generator, error) {
 	g := &generator{done: make(chan struct{})}
 	for side := range 2 {
 		for range perSide {
-			fd, ap, err := genSocket()
+			fd, ap, err := loadkit.UDPSocket(0)
 			if err != nil {
 				g.close()
 				return nil, err
@@ -72,28 +69,6 @@ func newGenerator(perSide int) (*generator, error) {
 func (g *generator) peersA() []netip.AddrPort { return g.socks[:len(g.fdsA)] }
 func (g *generator) peersB() []netip.AddrPort { return g.socks[len(g.fdsA):] }
 
-// genSocket opens a non-blocking UDP socket on 127.0.0.1 with large
-// buffers.
-func genSocket() (int, netip.AddrPort, error) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, netip.AddrPort{}, fmt.Errorf("generator socket: %w", err)
-	}
-	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<20)
-	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4<<20)
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		syscall.Close(fd)
-		return -1, netip.AddrPort{}, fmt.Errorf("generator bind: %w", err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		syscall.Close(fd)
-		return -1, netip.AddrPort{}, err
-	}
-	in := sa.(*syscall.SockaddrInet4)
-	return fd, netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(in.Port)), nil
-}
-
 // start begins sending to calls; pin ≥ 0 pins the generator thread to
 // that CPU.
 func (g *generator) start(calls []callMedia, pin int) {
@@ -103,19 +78,12 @@ func (g *generator) start(calls []callMedia, pin int) {
 			fillB, ptB = 0xD5, 8 // PCMA silence
 		}
 		g.streams = append(g.streams,
-			genStream{fd: g.fdsA[c.sockA], to: sockaddr(c.a), pt: 0, fill: 0xFF, ssrc: uint32(2 * i), seq: uint16(i)},
-			genStream{fd: g.fdsB[c.sockB], to: sockaddr(c.b), pt: ptB, fill: fillB, ssrc: uint32(2*i + 1), seq: uint16(i)})
+			genStream{fd: g.fdsA[c.sockA], to: loadkit.Sockaddr(c.a), pt: 0, fill: 0xFF, ssrc: uint32(2 * i), seq: uint16(i)},
+			genStream{fd: g.fdsB[c.sockB], to: loadkit.Sockaddr(c.b), pt: ptB, fill: fillB, ssrc: uint32(2*i + 1), seq: uint16(i)})
 	}
 	ready := make(chan struct{})
 	go g.run(pin, ready)
 	<-ready
-}
-
-func sockaddr(ap netip.AddrPort) syscall.RawSockaddrInet4 {
-	sa := syscall.RawSockaddrInet4{Family: syscall.AF_INET, Addr: ap.Addr().As4()}
-	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
-	p[0], p[1] = byte(ap.Port()>>8), byte(ap.Port())
-	return sa
 }
 
 func (g *generator) run(pin int, ready chan struct{}) {
@@ -123,7 +91,7 @@ func (g *generator) run(pin int, ready chan struct{}) {
 	runtime.LockOSThread()
 	g.tid.Store(int32(syscall.Gettid()))
 	if pin >= 0 {
-		setAffinity(0, pin)
+		loadkit.SetAffinity(0, pin)
 	}
 	close(ready)
 
@@ -178,40 +146,12 @@ func (g *generator) run(pin int, ready chan struct{}) {
 		// and hand it around 10 000 times a second (which would be
 		// charged to the relay). The thread keeps its own P (run
 		// raises GOMAXPROCS for it).
-		if _, _, e := syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&sleep)), 0, 0); e != 0 {
-			runtime.Gosched() // a signal: most likely the runtime asking for the P
-		}
+		// No yield on EINTR: a yielded locked goroutine queues behind
+		// every runnable one (2000 readers with the goroutine relay) and
+		// the schedule slips; the runtime preempts the loop
+		// asynchronously when a garbage collection needs it to stop.
+		syscall.RawSyscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&sleep)), 0, 0)
 	}
-}
-
-// setAffinity pins thread tid (0 for the calling thread) to cpu.
-func setAffinity(tid, cpu int) error {
-	var mask [16]uint64
-	mask[cpu/64] |= 1 << (cpu % 64)
-	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, uintptr(tid), unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask))); e != 0 {
-		return fmt.Errorf("pin thread %d to cpu %d: %w", tid, cpu, e)
-	}
-	return nil
-}
-
-// pinProcess pins every thread of the process to cpu; threads made later
-// inherit it from the thread that makes them, so the relay's workers run
-// there too. The generator pins its own thread elsewhere afterwards.
-func pinProcess(cpu int) error {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := setAffinity(tid, cpu); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (g *generator) snapshot() genSnapshot {
@@ -243,63 +183,5 @@ func (g *generator) close() {
 
 // cpu returns the generator thread's CPU time.
 func (g *generator) cpu() time.Duration {
-	return statCPU(fmt.Sprintf("/proc/self/task/%d/stat", g.tid.Load()))
-}
-
-// processCPU returns the whole process's CPU time.
-func processCPU() time.Duration { return statCPU("/proc/self/stat") }
-
-// clockTick is USER_HZ, the unit of the times in /proc/*/stat.
-const clockTick = 10 * time.Millisecond
-
-// statCPU returns utime+stime from a /proc stat file.
-func statCPU(path string) time.Duration {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * clockTick
-}
-
-// residentBytes returns the resident set size from /proc/self/statm.
-func residentBytes() uint64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseUint(f[1], 10, 64)
-	return pages * uint64(os.Getpagesize())
-}
-
-// machineBusy returns the CPU time all CPUs spent busy (not idle or
-// waiting for I/O), from /proc/stat.
-func machineBusy() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	f := strings.Fields(string(line))
-	var busy int64
-	for i, v := range f[1:] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		if i != 3 && i != 4 && i < 8 { // skip idle and iowait; guest time is already in user
-			busy += n
-		}
-	}
-	return time.Duration(busy) * clockTick
+	return loadkit.ThreadCPU(0, int(g.tid.Load()))
 }

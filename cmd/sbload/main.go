@@ -33,6 +33,7 @@ import (
 	"runtime"
 	"time"
 
+	"switchboard/cmd/internal/loadkit"
 	"switchboard/media"
 )
 
@@ -96,6 +97,7 @@ type result struct {
 	rssPerCall       float64       // bytes, resident set
 	sessions         int
 	relay            harnessStats
+	rcvbufErrors     uint64 // UDP datagrams the kernel dropped for full socket buffers, machine-wide, during the run
 	gomaxprocs, ncpu int
 	maxLateness      time.Duration
 }
@@ -118,8 +120,8 @@ func (r result) print(w *os.File, cfg config) {
 	fmt.Fprintf(w, "window           %.1f s after %.1f s warm-up\n", secs, cfg.warmup.Seconds())
 	fmt.Fprintf(w, "offered          %.0f pps (%d calls x 2 x 50)\n", float64(r.winSent)/secs, cfg.calls)
 	fmt.Fprintf(w, "relayed          %.0f pps\n", relayed/secs)
-	fmt.Fprintf(w, "lost             %d of %d sent (%.3f %%); relay got %d, sent %d, dropped %d, send errors %d, saw %d seq gaps; recorder dropped %d\n",
-		r.sent-min(r.received, r.sent), r.sent, loss, r.relay.in, r.relay.out, r.relay.dropped, r.relay.sendErrors, r.relay.lost, r.relay.recDropped)
+	fmt.Fprintf(w, "lost             %d of %d sent (%.3f %%); relay got %d, sent %d, dropped %d, send errors %d, saw %d seq gaps; recorder dropped %d; kernel dropped %d for full buffers\n",
+		r.sent-min(r.received, r.sent), r.sent, loss, r.relay.in, r.relay.out, r.relay.dropped, r.relay.sendErrors, r.relay.lost, r.relay.recDropped, r.rcvbufErrors)
 	fmt.Fprintf(w, "relay CPU        %.3f cores, %.2f µs per relayed packet\n", r.relayCPU.Seconds()/secs, us(r.relayCPU))
 	fmt.Fprintf(w, "generator CPU    %.3f cores, %.2f µs per packet pair; worst send lateness %v\n",
 		r.genCPU.Seconds()/secs, us(r.genCPU), r.maxLateness.Round(time.Microsecond))
@@ -141,7 +143,7 @@ func run(cfg config, log *slog.Logger) (result, error) {
 	runtime.GOMAXPROCS(procs)
 	res.gomaxprocs = runtime.GOMAXPROCS(0)
 	if cfg.relayCPU >= 0 {
-		if err := pinProcess(cfg.relayCPU); err != nil {
+		if err := loadkit.PinProcess(cfg.relayCPU); err != nil {
 			return res, err
 		}
 	}
@@ -163,14 +165,16 @@ func run(cfg config, log *slog.Logger) (result, error) {
 	res.rssPerCall = float64(rss1-rss0) / float64(cfg.calls)
 	log.Info("harness ready", "calls", cfg.calls, "relay", cfg.relay, "sessions", 2*cfg.calls)
 
+	drops0 := loadkit.UDPCounters()["RcvbufErrors"]
 	gen.start(h.calls, cfg.genCPU)
 	time.Sleep(cfg.warmup)
-	p0, g0, s0, m0 := processCPU(), gen.cpu(), gen.snapshot(), machineBusy()
+	p0, g0, s0, m0 := loadkit.ProcessCPU(0), gen.cpu(), gen.snapshot(), loadkit.MachineBusy()
 	time.Sleep(cfg.window)
-	p1, g1, s1, m1 := processCPU(), gen.cpu(), gen.snapshot(), machineBusy()
+	p1, g1, s1, m1 := loadkit.ProcessCPU(0), gen.cpu(), gen.snapshot(), loadkit.MachineBusy()
 	gen.stop()
 	time.Sleep(300 * time.Millisecond) // let the last packets through
 	final := gen.snapshot()
+	res.rcvbufErrors = loadkit.UDPCounters()["RcvbufErrors"] - drops0
 
 	heap2, rss2 := memory() // memory in the steady state, taken after the window so it does not disturb it
 	res.heapPerCall = max(res.heapPerCall, float64(heap2-heap0)/float64(cfg.calls))
@@ -192,5 +196,5 @@ func memory() (heap, rss uint64) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse + ms.StackInuse, residentBytes()
+	return ms.HeapInuse + ms.StackInuse, loadkit.RSS(0)
 }
