@@ -580,7 +580,7 @@ func TestPBXApply(t *testing.T) {
 		// The page's 更新配置 button lists them too.
 		resp := web.form("/pbx/apply", nil)
 		b := body(resp)
-		if resp.StatusCode != 409 || !strings.Contains(b, "请先修正以下 2 个问题") || !strings.Contains(b, "queue 413") || !strings.Contains(b, "ivr 500") {
+		if resp.StatusCode != 409 || !strings.Contains(b, "请先修正以下 2 个问题") || !strings.Contains(b, "队列 413") || !strings.Contains(b, "语音导航 500") {
 			t.Errorf("page apply refused: %d %.500s", resp.StatusCode, b)
 		}
 		// Fixed, it applies from the page.
