@@ -401,9 +401,12 @@ func TestLinphoneCallsBaresip(t *testing.T) {
 
 // TestCrashKeepsEndedCalls: a call ends, a second one is in progress when
 // the binary is killed with SIGKILL; it starts again cleanly, the first
-// call's record is there as it was, every recording in the data folder is a
-// valid WAV (the unfinished one repaired), and the phones, registered before
-// the crash, can call each other again without registering anew.
+// call's record is there as it was, the second has a record too (the call
+// journal's replay: answered, ended by the system with cause
+// system_restart, its talk time up to the kill, its repaired recording
+// linked), every recording in the data folder is a valid WAV (the
+// unfinished one repaired), and the phones, registered before the crash,
+// can call each other again without registering anew.
 func TestCrashKeepsEndedCalls(t *testing.T) {
 	start := time.Now()
 	p := StartPBX(t)
@@ -424,6 +427,7 @@ func TestCrashKeepsEndedCalls(t *testing.T) {
 	// The second is killed in the middle.
 	c2 := dial(t, p, a, b, "8002")
 	waitTone(t, c2.received(t), toneA, 3, 15*time.Second)
+	killed := time.Now()
 	p.Kill(t)
 	t.Logf("killed with SIGKILL during the second call")
 	p.Start(t)
@@ -444,6 +448,18 @@ func TestCrashKeepsEndedCalls(t *testing.T) {
 		if data := p.Recording(t, first.ID); len(data) < 44 {
 			t.Errorf("the first call's recording after the crash: %d bytes", len(data))
 		}
+	}
+
+	// The call in progress at the kill has its record, written before the
+	// PBX took calls again.
+	second := p.WaitCDR(t, c2.fromID, time.Second)
+	checkCDR(t, second, CDR{Direction: "internal", Disposition: "answered", Caller: "8001", Callee: "8002", HangupBy: "system", HangupCause: "system_restart"}, 2)
+	if second.EndTime.After(killed.Add(time.Second)) || second.EndTime.Before(killed.Add(-2*time.Second)) {
+		t.Errorf("the second call's record ends at %v, want the kill at %v (within 2 s before it)", second.EndTime, killed)
+	}
+	checkPBXRecording(t, p, second, toneA, toneB, 2)
+	if len(cdrs) != 2 {
+		t.Errorf("%d call records after the crash, want 2 (the ended call and the one in progress): %v", len(cdrs), cdrs)
 	}
 
 	// Every recording in the data folder is a valid WAV.

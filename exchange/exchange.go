@@ -13,10 +13,22 @@ import (
 	sb "switchboard"
 )
 
-// recordWriter keeps call records; a record is committed before Write
-// returns.
+// recordWriter keeps the records of ended calls. When SaveCallRecord
+// returns nil the record survives a crash of the process: it is committed to
+// the database, or written to the call journal, which writes it to the
+// database in a batch soon after and replays it at the next start if the
+// process dies first (package calljournal).
 type recordWriter interface {
 	SaveCallRecord(ctx context.Context, c *sb.CallRecord) error
+}
+
+// callJournal notes the calls in progress, so that a call that is up when
+// the process dies (kill -9, a crash) still gets its record when the PBX
+// starts again (package calljournal). CallInProgress notes a call's record
+// as it stands; a later note of the same call replaces it, and the call's
+// SaveCallRecord ends it. It does not block on the database.
+type callJournal interface {
+	CallInProgress(c *sb.CallRecord) error
 }
 
 // Exchange runs calls. Each inbound leg gets its own goroutine running
@@ -27,7 +39,11 @@ type Exchange struct {
 	Originator sb.Originator
 	Media      sb.Bridger
 	Records    recordWriter
-	Log        *slog.Logger
+	// Journal, when set, notes each call when it starts to ring and when it
+	// is answered. It must also be Records: a call's record written
+	// elsewhere would leave its note open in the journal.
+	Journal callJournal
+	Log     *slog.Logger
 	// RingTimeout is how long an extension rings before the call counts as
 	// not answered; default 60 s.
 	RingTimeout time.Duration
@@ -72,6 +88,19 @@ func (x *Exchange) ringTimeout() time.Duration {
 
 // Wait blocks until every call handled so far has ended.
 func (x *Exchange) Wait() { x.wg.Wait() }
+
+// note writes the call's record as it stands to the journal.
+func (x *Exchange) note(c *call) {
+	if x.Journal == nil {
+		return
+	}
+	c.mu.Lock()
+	rec := c.rec
+	c.mu.Unlock()
+	if err := x.Journal.CallInProgress(&rec); err != nil {
+		x.log().Warn("call not noted in the call journal", "call_id", rec.CallID, "err", err)
+	}
+}
 
 func (x *Exchange) register(c *call) {
 	x.mu.Lock()

@@ -108,6 +108,7 @@ func (x *Exchange) ring(ctx context.Context, c *call, in sb.Leg, req sb.Originat
 		}
 	}()
 	req.CallID, req.TenantID = c.rec.CallID, c.rec.TenantID
+	x.note(c) // the call rings: a crash from now on leaves its record
 	req.OnProgress = func(p sb.Progress) {
 		// Ring answers 180 (or 183 with our media when the callee sends early
 		// media) before Originate returns, so a 180 never follows the 200. An
@@ -228,6 +229,7 @@ func (x *Exchange) talk(ctx context.Context, c *call, in, out sb.Leg, record boo
 		spec = &sb.RecordingSpec{Path: c.rec.RecordingFile}
 	}
 	c.mu.Unlock()
+	x.note(c) // answered, with its recording: a crash keeps both
 	talkCtx, cancel := ctx, context.CancelFunc(func() {})
 	if limit > 0 {
 		talkCtx, cancel = context.WithTimeout(ctx, limit)

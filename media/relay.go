@@ -56,15 +56,28 @@ type RelayConfig struct {
 	// at light load for at most that much added delay (relay-floor.md).
 	// Ignored by RelayGoroutine.
 	Coalesce time.Duration
+	// Connect connects the socket of every session on the relay to its
+	// peer once latched, as SessionConfig.Connect does for one session:
+	// a cheaper send (no route lookup) and strangers' packets dropped by
+	// the kernel, for a NAT binding that moves mid-call followed only
+	// after the old one has been quiet for 2 s.
+	Connect bool
 }
 
 // NewRelay returns the relay cfg selects.
 func NewRelay(cfg RelayConfig) (Relay, error) {
 	switch cfg.Mode {
 	case "", RelayGoroutine:
-		return NewGoroutineRelay(), nil
+		g := NewGoroutineRelay()
+		g.connect = cfg.Connect
+		return g, nil
 	case RelayEpoll:
-		return newEpollRelay(cfg.Workers, cfg.Coalesce)
+		r, err := newEpollRelay(cfg.Workers, cfg.Coalesce)
+		if err != nil {
+			return nil, err
+		}
+		r.connect = cfg.Connect
+		return r, nil
 	}
 	return nil, fmt.Errorf("rtp relay mode %q: want %q or %q", cfg.Mode, RelayGoroutine, RelayEpoll)
 }
@@ -73,6 +86,7 @@ func NewRelay(cfg RelayConfig) (Relay, error) {
 // through the runtime's poller: the straightforward relay.
 type GoroutineRelay struct {
 	rtcp    *rtcpSweeper
+	connect bool // RelayConfig.Connect
 	mu      sync.Mutex
 	readers map[*Session]*socketReader
 	closed  bool
@@ -84,6 +98,13 @@ type socketReader struct {
 	conn *net.UDPConn
 	done chan struct{}
 }
+
+// connector is a relay whose sessions connect their sockets
+// (RelayConfig.Connect).
+type connector interface{ connects() bool }
+
+func (g *GoroutineRelay) connects() bool { return g.connect }
+func (r *EpollRelay) connects() bool     { return r.connect }
 
 // NewGoroutineRelay returns a GoroutineRelay.
 func NewGoroutineRelay() *GoroutineRelay {
@@ -168,6 +189,7 @@ func (g *GoroutineRelay) Close() error {
 // runtime's poller.
 type EpollRelay struct {
 	rtcp    *rtcpSweeper
+	connect bool // RelayConfig.Connect
 	workers []*epollWorker
 	mu      sync.Mutex
 	where   map[*Session]epollSlot

@@ -53,7 +53,10 @@ type SessionConfig struct {
 	// kernel skips the route lookup on each send and drops strangers'
 	// packets itself. A NAT binding that changes mid-call is then seen
 	// only after the old one has been silent for 2 s (the RTCP sweeper
-	// disconnects an idle socket), not within four packets.
+	// disconnects an idle socket), not within four packets. SetRemote
+	// disconnects at once, and the socket connects again to whichever
+	// source latches next. RelayConfig.Connect sets it for every session
+	// of a relay.
 	Connect bool
 }
 
@@ -209,6 +212,9 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		onTimeout: cfg.OnTimeout,
 		connect:   cfg.Connect,
 	}
+	if c, ok := cfg.Relay.(connector); ok && c.connects() {
+		s.connect = true
+	}
 	s.format.Store(packFormat(cfg.Codec, cfg.DTMF, mode, cfg.DetectInband))
 	s.out.ssrc = rand.Uint32()
 	s.setRemoteLocked(cfg.Remote)
@@ -270,8 +276,11 @@ func (s *Session) SetRemote(ap netip.AddrPort) {
 	s.disconnectLocked()
 	s.setRemoteLocked(ap)
 	s.sdpRemote = s.remote
-	s.outMu.Unlock()
+	// Under outMu: the relay does not connect while learning is pending
+	// (admit), so the socket is never connected to the new SDP address
+	// before the relay has seen where the peer's packets now come from.
 	s.relearn.Store(true)
+	s.outMu.Unlock()
 }
 
 func (s *Session) setRemoteLocked(ap netip.AddrPort) {
@@ -575,8 +584,8 @@ func (s *Session) detect(r *route, codec Codec, payload []byte, now int64) {
 func (s *Session) admit(from netip.AddrPort, h *rtpHeader) bool {
 	rx := &s.rx
 	if s.relearn.Load() {
-		s.relearn.Store(false)
 		s.outMu.Lock()
+		s.relearn.Store(false)
 		rx.source = s.sdpRemote
 		s.disconnectLocked()
 		s.outMu.Unlock()
@@ -587,8 +596,12 @@ func (s *Session) admit(from netip.AddrPort, h *rtpHeader) bool {
 			rx.latched = true
 		}
 		if rx.latched && s.connect && !s.connected.Load() {
+			// A locked source whose socket is not connected: the sweeper
+			// disconnected it while the peer was quiet, or it just locked.
 			s.outMu.Lock()
-			s.connectLocked()
+			if !s.relearn.Load() { // else SetRemote came meanwhile: learn first
+				s.connectLocked()
+			}
 			s.outMu.Unlock()
 		}
 		return true
@@ -601,8 +614,14 @@ func (s *Session) admit(from netip.AddrPort, h *rtpHeader) bool {
 	if !s.learn(from, h) {
 		return false
 	}
-	rx.source, rx.latched = from, true
 	s.outMu.Lock()
+	if s.relearn.Load() {
+		// SetRemote came meanwhile: its address stands, and the next
+		// packet starts learning again.
+		s.outMu.Unlock()
+		return false
+	}
+	rx.source, rx.latched = from, true
 	s.disconnectLocked()
 	s.setRemoteLocked(from)
 	if s.connect {

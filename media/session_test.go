@@ -474,12 +474,38 @@ func TestCloseWhileRelaying(t *testing.T) {
 	}
 }
 
+// TestConnectedSession: on a relay with RelayConfig.Connect, a session
+// connects its socket once the peer is latched, follows a NAT binding that
+// moves once the old one has gone quiet, and after a re-INVITE learns the
+// new source first and connects to it, on both relays.
 func TestConnectedSession(t *testing.T) {
-	relay := NewGoroutineRelay()
-	relay.rtcp.close()
-	relay.rtcp = newRTCPSweeper(20*time.Millisecond, time.Hour)
-	relay.rtcp.idle = 400 * time.Millisecond
-	t.Cleanup(func() { relay.Close() })
+	for _, mode := range []RelayMode{RelayGoroutine, RelayEpoll} {
+		t.Run(string(mode), func(t *testing.T) { testConnectedSession(t, mode) })
+	}
+}
+
+func testConnectedSession(t *testing.T, mode RelayMode) {
+	if mode == RelayEpoll && runtime.GOMAXPROCS(0) < 2 {
+		prev := runtime.GOMAXPROCS(2)
+		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	}
+	r, err := NewRelay(RelayConfig{Mode: mode, Workers: 1, Connect: true, Coalesce: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	// A quick sweeper, so that the idle disconnect comes within the test.
+	sw := newRTCPSweeper(20*time.Millisecond, time.Hour)
+	sw.idle = 400 * time.Millisecond
+	switch r := r.(type) {
+	case *GoroutineRelay:
+		r.rtcp.close()
+		r.rtcp = sw
+	case *EpollRelay:
+		r.rtcp.close()
+		r.rtcp = sw
+	}
+	relay := r
 	ports := newTestPorts(t)
 	pa, pb := newPhone(t), newPhone(t)
 	sdp := netip.MustParseAddrPort("127.0.0.1:9")
@@ -487,7 +513,7 @@ func TestConnectedSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewSession(SessionConfig{Ports: pp, Relay: relay, Remote: sdp, Codec: PCMU, Connect: true})
+	a, err := NewSession(SessionConfig{Ports: pp, Relay: relay, Remote: sdp, Codec: PCMU})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,8 +526,11 @@ func TestConnectedSession(t *testing.T) {
 	defer br.Close()
 	silence := make([]int16, 6*FrameSamples)
 
+	if a.connected.Load() {
+		t.Fatal("connected before any packet")
+	}
 	pa.sendAudio(a.LocalAddr(), PCMU, silence, time.Millisecond)
-	if got := pb.recvN(3, 100*time.Millisecond); len(got) != 3 || !a.connected.Load() || a.Remote() != pa.addr() {
+	if got := pb.recvN(3, time.Second); len(got) != 3 || !a.connected.Load() || a.Remote() != pa.addr() {
 		t.Fatalf("after latching: B got %d packets, connected %v, remote %v", len(got), a.connected.Load(), a.Remote())
 	}
 	pb.sendAudio(b.LocalAddr(), PCMU, silence[:FrameSamples], 0)
@@ -521,7 +550,7 @@ func TestConnectedSession(t *testing.T) {
 	// idle time, the socket is disconnected and the stream latches again.
 	moved := newPhone(t)
 	moved.ssrc, moved.seq, moved.ts = pa.ssrc, pa.seq+3, pa.ts+3*FrameSamples
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(3 * time.Second)
 	for a.Remote() != moved.addr() && time.Now().Before(deadline) {
 		moved.sendAudio(a.LocalAddr(), PCMU, silence[:4*FrameSamples], time.Millisecond)
 		time.Sleep(50 * time.Millisecond)
@@ -529,8 +558,14 @@ func TestConnectedSession(t *testing.T) {
 	if a.Remote() != moved.addr() || !a.connected.Load() {
 		t.Fatalf("after A moved: remote %v connected %v, want %v connected", a.Remote(), a.connected.Load(), moved.addr())
 	}
+	pb.recvN(100, 50*time.Millisecond) // drain
+	pb.sendAudio(b.LocalAddr(), PCMU, silence[:FrameSamples], 0)
+	if _, from, ok := moved.recv(time.Second); !ok || from != a.LocalAddr() {
+		t.Fatalf("the moved A got nothing")
+	}
 
-	// A re-INVITE disconnects at once.
+	// A re-INVITE disconnects at once; packets from the new SDP address
+	// flow at once and, once latched, connect the socket to it.
 	a.SetRemote(pa.addr())
 	if a.connected.Load() {
 		t.Errorf("still connected after SetRemote")
@@ -539,5 +574,20 @@ func TestConnectedSession(t *testing.T) {
 	pa.sendAudio(a.LocalAddr(), PCMU, silence[:FrameSamples], 0)
 	if got := pb.recvN(1, time.Second); len(got) != 1 {
 		t.Errorf("B got nothing from A's new SDP address")
+	}
+	pa.sendAudio(a.LocalAddr(), PCMU, silence[:4*FrameSamples], time.Millisecond)
+	if got := pb.recvN(4, time.Second); len(got) != 4 || !a.connected.Load() || a.Remote() != pa.addr() {
+		t.Fatalf("after the re-INVITE: B got %d packets, connected %v, remote %v", len(got), a.connected.Load(), a.Remote())
+	}
+	// Connected to the new address: the moved binding is a stranger now.
+	before := a.Stats().Dropped
+	moved.sendAudio(a.LocalAddr(), PCMU, silence[:4*FrameSamples], time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	if d := a.Stats().Dropped - before; d != 0 {
+		t.Errorf("the session saw %d packets of the old binding", d)
+	}
+	pb.sendAudio(b.LocalAddr(), PCMU, silence[:FrameSamples], 0)
+	if _, from, ok := pa.recv(time.Second); !ok || from != a.LocalAddr() {
+		t.Fatalf("A at its new address got nothing")
 	}
 }

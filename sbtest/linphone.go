@@ -49,6 +49,14 @@ type LinphoneConfig struct {
 	// call); default Dir/received.wav.
 	RecordWAV string
 	Name      string // for messages; default the user
+	// GRUU turns linphonec's GRUU support on (RFC 5627: "gruu" in the
+	// Supported header of its REGISTER, next to its +sip.instance): it then
+	// uses the public GRUU the registrar hands out as its Contact in calls,
+	// <sip:USER@HOST;gr=urn:uuid:…> with the registrar's host and no port
+	// of its own, so requests in its calls reach it only through a
+	// registrar that routes GRUUs to its registration's flow. Off by
+	// default, for the reason in the package comment above.
+	GRUU bool
 }
 
 // Linphone is a running linphonec. Its methods fail the test and so must be
@@ -109,11 +117,16 @@ func StartLinphone(t testing.TB, cfg LinphoneConfig) *Linphone {
 	if err := os.MkdirAll(filepath.Join(home, ".local", "share", "linphone"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// Random SIP and RTP ports (-1); no TCP/TLS listeners; no GRUU; IPv4
-	// only (ipv6_migration_done=1, or the first start turns IPv6 back on);
-	// identity and media on 127.0.0.1 ([rtp] bind_address: without it the
-	// SDP of a call without a proxy carries the default route's address).
-	rc := "[sip]\nsip_port=-1\nsip_tcp_port=0\nsip_tls_port=0\nsupported=replaces, outbound\n" +
+	// Random SIP and RTP ports (-1); no TCP/TLS listeners; no GRUU unless
+	// asked; IPv4 only (ipv6_migration_done=1, or the first start turns IPv6
+	// back on); identity and media on 127.0.0.1 ([rtp] bind_address: without
+	// it the SDP of a call without a proxy carries the default route's
+	// address).
+	supported := "replaces, outbound"
+	if cfg.GRUU {
+		supported += ", gruu"
+	}
+	rc := "[sip]\nsip_port=-1\nsip_tcp_port=0\nsip_tls_port=0\nsupported=" + supported + "\n" +
 		"contact=sip:" + cfg.User + "@127.0.0.1\nuse_ipv6=0\nipv6_migration_done=1\nguess_hostname=0\n" +
 		"bind_address=127.0.0.1\n" +
 		"[rtp]\naudio_rtp_port=30000-32000\nbind_address=127.0.0.1\n[video]\nenabled=0\ncapture=0\ndisplay=0\n"

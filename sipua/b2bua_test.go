@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -22,18 +23,21 @@ import (
 // TestCallBetweenExtensions: 1001 calls 1002 through the PBX; 1002's phone
 // rings and answers; RTP flows both ways through two different PBX ports
 // with the SSRC rewritten; hanging up on either side ends both; the call
-// record and the stereo recording are written.
+// record and the stereo recording are written; on both relays.
 func TestCallBetweenExtensions(t *testing.T) {
 	for _, tc := range []struct {
 		name, hangup string
 		callerCodecs []media.Codec // the callee prefers PCMU
+		relay        media.RelayMode
 	}{
-		{"caller hangs up", "caller", nil},
-		{"callee hangs up, PCMA to PCMU transcoded", "callee", []media.Codec{media.PCMA}},
+		{"caller hangs up", "caller", nil, media.RelayGoroutine},
+		{"callee hangs up, PCMA to PCMU transcoded", "callee", []media.Codec{media.PCMA}, media.RelayGoroutine},
+		{"epoll relay, caller hangs up", "caller", nil, media.RelayEpoll},
+		{"epoll relay, callee hangs up, PCMA to PCMU transcoded", "callee", []media.Codec{media.PCMA}, media.RelayEpoll},
 	} {
 		hangup := tc.hangup
 		t.Run(tc.name, func(t *testing.T) {
-			p := startPBX(t, pbxConfig(), nil)
+			p := startPBX(t, pbxConfig(), onRelay(t, tc.relay))
 			a, b := p.registered(t, "1001"), p.registered(t, "1002")
 			out, in := answeredWith(t, a, b, "1002", sbtest.CallOptions{Codecs: tc.callerCodecs})
 			if tc.callerCodecs != nil && (out.Codec() != media.PCMA || in.Codec() != media.PCMU) {
@@ -231,7 +235,8 @@ func TestCallForksToEveryContact(t *testing.T) {
 }
 
 // TestCallDTMFHoldAndLateOffer: RFC 4733 digits pass through; SIP INFO
-// digits are relayed as INFO; a re-INVITE with sendonly holds (the bridge
+// digits reach the other phone as RFC 4733 events, the way it takes them;
+// a re-INVITE with sendonly holds (the bridge
 // stops sending to the holder) and sendrecv resumes; a caller without SDP
 // in its INVITE gets our offer in the 200.
 func TestCallDTMFHoldAndLateOffer(t *testing.T) {
@@ -265,7 +270,10 @@ func TestCallDTMFHoldAndLateOffer(t *testing.T) {
 			t.Fatalf("INFO: %v %v", res, err)
 		}
 	}
-	eventually(t, "INFO digits at the caller", func() bool { return out.InfoDigits() == "9*" })
+	eventually(t, "INFO digits at the caller as events", func() bool { return out.Stats().Digits == "9*" })
+	if d := out.InfoDigits(); d != "" {
+		t.Errorf("the caller, which takes telephone-events, got INFO digits %q", d)
+	}
 
 	res, err := out.Hold(ctxFor(t), true)
 	if err != nil || res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
@@ -352,8 +360,9 @@ func TestCallEarlyMedia(t *testing.T) {
 	p.recs.next(t)
 }
 
-// TestCallDTMFToPhoneWithoutEvents: RFC 4733 digits for a callee that did
-// not negotiate telephone-events reach it as SIP INFO.
+// TestCallDTMFToPhoneWithoutEvents: RFC 4733 digits for a callee phone
+// that did not negotiate telephone-events reach it as in-band tones (DTMF
+// mode auto), not as SIP INFO, which a phone may not understand.
 func TestCallDTMFToPhoneWithoutEvents(t *testing.T) {
 	p := startPBX(t, pbxConfig(), nil)
 	a, b := p.registered(t, "1001"), p.registered(t, "1002")
@@ -372,9 +381,14 @@ func TestCallDTMFToPhoneWithoutEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "INFO digits at the callee", func() bool { return in.InfoDigits() == "47" })
+	eventually(t, "in-band digits at the callee", func() bool {
+		return sbtest.AnalyzeAudio("callee", in.Stats().Samples).DTMF == "47"
+	})
 	if st := in.Stats(); st.Digits != "" || slices.Contains(st.PayloadTypes, media.DTMFPayloadType) {
 		t.Errorf("the callee got telephone-events it did not negotiate: %+v", st.PayloadTypes)
+	}
+	if d := in.InfoDigits(); d != "" {
+		t.Errorf("the callee got INFO digits %q", d)
 	}
 	in.Bye(ctxFor(t))
 	ended(t, out, "caller")
@@ -421,8 +435,14 @@ func (f handlerFunc) HandleCall(ctx context.Context, leg sb.Leg) { f(ctx, leg) }
 
 // TestLegAPI drives an inbound leg directly, as an application would:
 // its info, ring, answer, a tone played to it, digits from it (SIP INFO and
-// RFC 4733 while not bridged), hang-up.
+// RFC 4733 while not bridged), hang-up; on both relays.
 func TestLegAPI(t *testing.T) {
+	for _, mode := range []media.RelayMode{media.RelayGoroutine, media.RelayEpoll} {
+		t.Run(string(mode), func(t *testing.T) { testLegAPI(t, mode) })
+	}
+}
+
+func testLegAPI(t *testing.T, relay media.RelayMode) {
 	type result struct {
 		info   sb.LegInfo
 		digits string
@@ -430,8 +450,10 @@ func TestLegAPI(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	var srv *sipua.Server
+	onRelay := onRelay(t, relay)
 	ts := startServer(t, func(s *sipua.Server) {
 		srv = s
+		onRelay(s)
 		s.Ports = testPorts(t)
 		s.KeepAliveInterval = -1
 		s.Calls = handlerFunc(func(ctx context.Context, leg sb.Leg) {
@@ -541,4 +563,25 @@ func TestCallForkBothAnswer(t *testing.T) {
 		p.recs.next(t)
 	}
 	eventually(t, "legs released", func() bool { return p.Legs() == 0 })
+}
+
+// onRelay returns a server edit that runs the SIP edge on a relay of
+// mode: the goroutine relay the Server makes by itself, or the epoll relay
+// as cmd/switchboard configures it by default (one worker, 1 ms
+// coalescing, connected sockets).
+func onRelay(t testing.TB, mode media.RelayMode) func(*sipua.Server) {
+	t.Helper()
+	if mode != media.RelayEpoll {
+		return func(*sipua.Server) {}
+	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		prev := runtime.GOMAXPROCS(2)
+		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	}
+	r, err := media.NewRelay(media.RelayConfig{Mode: media.RelayEpoll, Workers: 1, Coalesce: time.Millisecond, Connect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return func(s *sipua.Server) { s.Relay = r }
 }

@@ -50,26 +50,15 @@ func legOf(l sb.Leg) (*Leg, error) {
 	return x, nil
 }
 
-// peerLeg returns the leg bridged to l, or nil.
-func (l *Leg) peerLeg() *Leg {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.peer
-}
-
-func (l *Leg) setPeer(p *Leg) {
-	l.mu.Lock()
-	l.peer = p
-	l.mu.Unlock()
-}
-
 // Bridge connects the media of two legs both ways until one of them ends
 // or ctx ends (switchboard.Bridger). The RTP is relayed by a media.Bridge:
 // SSRC, sequence and timestamp continuity, transcoding between PCMU and
-// PCMA, RFC 4733 telephone-events passed through. Key presses also reach
-// each leg's DTMF channel, and go to the other party as SIP INFO (or as
-// in-band tones to an inband trunk) when it does not take telephone-events
-// or sent them as INFO.
+// PCMA, and key presses carried between the legs' DTMF modes (dtmfMode):
+// RFC 4733 telephone-events pass through between two legs that take them,
+// and become in-band tones for a leg that takes tones, tones detected on an
+// inband trunk and INFO digits become telephone-events; a leg in mode info
+// gets SIP INFO requests (bridgeDigit). Key presses also reach each leg's
+// DTMF channel.
 //
 // With rec, the call is recorded as a stereo WAV at rec.Path under DataDir
 // (leg a on channel 0), folders made as needed, finished when the bridge
@@ -121,12 +110,8 @@ func (s *Server) Bridge(ctx context.Context, a, b sb.Leg, rec *sb.RecordingSpec)
 			}()
 		}
 	}
-	la.setPeer(lb)
-	lb.setPeer(la)
 	defer func() {
 		br.Close()
-		la.setPeer(nil)
-		lb.setPeer(nil)
 		sa, sb := la.sess.Stats(), lb.sess.Stats()
 		s.log.Debug("sip bridge ended", "a", la.callID, "b", lb.callID,
 			"a_in", sa.PacketsIn, "a_out", sa.PacketsOut, "a_dropped", sa.Dropped, "a_remote", la.sess.Remote(),
@@ -140,12 +125,15 @@ func (s *Server) Bridge(ctx context.Context, a, b sb.Leg, rec *sb.RecordingSpec)
 	return nil
 }
 
-// bridgeDigit takes an RFC 4733 digit l's far end sent while bridged to
-// to. It runs on the relay's thread: it only queues.
+// bridgeDigit takes a key press l's far end sent while bridged to to,
+// however it came (media.BridgeConfig.OnDigit): it reaches l's DTMF
+// channel, and a SIP INFO request for to when to is in mode info; the
+// bridge sends it into to in the other modes. It runs on the relay's
+// thread (on onInfo's for INFO digits): it only queues.
 func (l *Leg) bridgeDigit(to *Leg, d byte) {
 	l.gotDigit(rune(d))
-	if to.sess.DTMFPayloadType() == 0 || !to.takesTelephoneEvents() {
-		to.sendDigit(d)
+	if dtmfMode(to.trunk) == sb.DTMFInfo {
+		to.sendInfoDigit(d)
 	}
 }
 

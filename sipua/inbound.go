@@ -41,7 +41,7 @@ func (s *Server) onInvite(ctx context.Context, req *sip.Request, tx sip.ServerTr
 		return
 	}
 	ext, ok := s.authenticate(ctx, tx, req, f.addr.Addr())
-	if !ok {
+	if !ok || !s.routeGRUU(tx, req, ext.TenantID) {
 		return
 	}
 	s.acceptCall(req, tx, f, &ext, nil)
@@ -109,7 +109,7 @@ func (s *Server) acceptCall(req *sip.Request, tx sip.ServerTransaction, f flow, 
 		}
 		offer = o
 	}
-	sess, err := s.newSession(codec, dtmf, offer.Addr, l.onMediaTimeout)
+	sess, err := s.newSession(trunk, codec, dtmf, offer.Addr, l.onMediaTimeout)
 	if err != nil {
 		s.log.Error("sip call without rtp session", "call_id", info.ID, "error", err)
 		if errors.Is(err, media.ErrPortsExhausted) {
@@ -363,8 +363,10 @@ func (s *Server) onBye(ctx context.Context, req *sip.Request, tx sip.ServerTrans
 }
 
 // onInfo takes key presses sent as SIP INFO (application/dtmf-relay or
-// application/dtmf) and passes them to the bridged leg. Other INFO
-// packages are answered 200 and ignored.
+// application/dtmf) into the leg's session as if they had come on RTP
+// (media.Session.ReceiveDigit): they reach the leg's DTMF channel, and
+// the bridged party as its DTMF mode asks. Other INFO packages are
+// answered 200 and ignored.
 func (s *Server) onInfo(ctx context.Context, req *sip.Request, tx sip.ServerTransaction) {
 	l := s.inDialog(req, tx)
 	if l == nil {
@@ -375,12 +377,9 @@ func (s *Server) onInfo(ctx context.Context, req *sip.Request, tx sip.ServerTran
 	if h := req.ContentType(); h != nil {
 		ct = h.Value()
 	}
-	d, ok := parseDigitInfo(ct, req.Body())
+	d, dur, ok := parseDigitInfo(ct, req.Body())
 	if !ok {
 		return
 	}
-	l.gotDigit(d)
-	if p := l.peerLeg(); p != nil {
-		p.sendDigit(byte(d))
-	}
+	l.sess.ReceiveDigit(d, dur)
 }

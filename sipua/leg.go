@@ -90,27 +90,26 @@ type Leg struct {
 	sdpVer     uint64          //
 	ourDir     media.Direction // the direction of our last SDP
 	held       *hold           // while the far end holds the call
-	peer       *Leg            // the leg bridged to this one, for SIP INFO digits
 
-	outDigits   chan byte // digits to send to the far end as SIP INFO or in-band tones
+	infoDigits  chan byte // digits to send to the far end as SIP INFO (dtmf_mode info)
 	senderOnce  sync.Once
 	collectOnce sync.Once
 }
 
 func (s *Server) newLeg(inbound bool, info sb.LegInfo, trunk *sb.Trunk, f flow) *Leg {
 	return &Leg{
-		srv:       s,
-		info:      info,
-		inbound:   inbound,
-		trunk:     trunk,
-		dtmf:      make(chan rune, 32),
-		flow:      f,
-		final:     make(chan struct{}),
-		acks:      make(chan *sip.Request, 1),
-		done:      make(chan struct{}),
-		sdpID:     rand.Uint64N(1 << 62),
-		sdpVer:    1,
-		outDigits: make(chan byte, 32),
+		srv:        s,
+		info:       info,
+		inbound:    inbound,
+		trunk:      trunk,
+		dtmf:       make(chan rune, 32),
+		flow:       f,
+		final:      make(chan struct{}),
+		acks:       make(chan *sip.Request, 1),
+		done:       make(chan struct{}),
+		sdpID:      rand.Uint64N(1 << 62),
+		sdpVer:     1,
+		infoDigits: make(chan byte, 32),
 	}
 }
 
@@ -131,13 +130,15 @@ func (l *Leg) Cause() (sb.HangupCause, bool) {
 // collect on it directly.
 func (l *Leg) Session() *media.Session { return l.sess }
 
-// DTMF delivers the digits the far end sends: RFC 4733 telephone-events
-// (while the leg is bridged or not) and SIP INFO (application/dtmf-relay or
-// application/dtmf). Digits are dropped while 32 wait unread.
+// DTMF delivers the digits the far end sends, however its DTMF mode
+// carries them: RFC 4733 telephone-events, SIP INFO (application/
+// dtmf-relay or application/dtmf), or in-band tones from a trunk in mode
+// inband; while the leg is bridged or not. Digits are dropped while 32
+// wait unread.
 func (l *Leg) DTMF() <-chan rune {
 	l.collectOnce.Do(func() {
-		// Unbridged, the session keeps RFC 4733 digits for Collect; hand
-		// them over. Bridged, the bridge reports them (bridgeDigit).
+		// Unbridged, the session keeps the digits for Collect; hand them
+		// over. Bridged, the bridge reports them (bridgeDigit).
 		go func() {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -466,10 +467,34 @@ func (l *Leg) codecs() []media.Codec {
 	return l.srv.codecs()
 }
 
-// takesTelephoneEvents reports whether the leg carries DTMF as RFC 4733
-// events: phones always, trunks when their DTMF mode says so.
-func (l *Leg) takesTelephoneEvents() bool {
-	return l.trunk == nil || l.trunk.DTMFMode == sb.DTMFRFC2833 || l.trunk.DTMFMode == ""
+// takesTelephoneEvents reports whether the leg negotiates RFC 4733
+// telephone-events (offersEvents).
+func (l *Leg) takesTelephoneEvents() bool { return offersEvents(l.trunk) }
+
+// dtmfMode returns the DTMF mode of a leg over trunk, nil for a phone:
+// the trunk's dtmf_mode, or "" (auto) for phones and for a trunk without
+// a valid one. The leg's media.Session carries digits in that mode: RFC
+// 4733 telephone-events in modes rfc2833 and auto when negotiated, tones
+// in mode inband (detected in the audio the trunk sends, too) and in mode
+// auto without telephone-events, and nothing on RTP in mode info, whose
+// SIP INFO requests the leg sends (sendInfoDigit) and takes (onInfo)
+// itself. See media/digits.go for how a bridge converts between modes.
+func dtmfMode(trunk *sb.Trunk) sb.DTMFMode {
+	if trunk != nil {
+		switch m := trunk.DTMFMode; m {
+		case sb.DTMFRFC2833, sb.DTMFInfo, sb.DTMFInband:
+			return m
+		}
+	}
+	return ""
+}
+
+// offersEvents reports whether a leg over trunk (nil for a phone) offers
+// and accepts RFC 4733 telephone-events in its SDP: phones always, trunks
+// in mode rfc2833.
+func offersEvents(trunk *sb.Trunk) bool {
+	m := dtmfMode(trunk)
+	return m == "" || m == sb.DTMFRFC2833
 }
 
 // applyAnswer applies the far end's SDP answer to the session.
@@ -656,75 +681,79 @@ func (r holdReader) Read([]byte) (int, error) {
 }
 
 // parseDigitInfo reads a key press from a SIP INFO body: application/
-// dtmf-relay ("Signal=5\r\nDuration=160") or application/dtmf ("5").
-func parseDigitInfo(contentType string, body []byte) (rune, bool) {
+// dtmf-relay ("Signal=5\r\nDuration=160", the duration in milliseconds)
+// or application/dtmf ("5"). The duration is 0 when the body gives none.
+func parseDigitInfo(contentType string, body []byte) (byte, time.Duration, bool) {
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))
-	var v string
+	var (
+		v   string
+		dur time.Duration
+	)
 	switch ct {
 	case "application/dtmf-relay":
 		for line := range strings.SplitSeq(string(body), "\n") {
 			k, val, ok := strings.Cut(line, "=")
-			if ok && strings.EqualFold(strings.TrimSpace(k), "signal") {
-				v = strings.TrimSpace(val)
-				break
+			if !ok {
+				continue
+			}
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "signal":
+				if v == "" {
+					v = strings.TrimSpace(val)
+				}
+			case "duration":
+				if ms, err := strconv.Atoi(strings.TrimSpace(val)); err == nil && ms > 0 && ms <= 10000 {
+					dur = time.Duration(ms) * time.Millisecond
+				}
 			}
 		}
 	case "application/dtmf":
 		v = strings.TrimSpace(string(body))
 	default:
-		return 0, false
+		return 0, 0, false
 	}
 	switch v {
 	case "10":
-		return '*', true
+		return '*', dur, true
 	case "11":
-		return '#', true
+		return '#', dur, true
 	}
 	if len(v) != 1 {
-		return 0, false
+		return 0, 0, false
 	}
 	c := v[0]
 	switch {
 	case c >= '0' && c <= '9', c == '*', c == '#':
-		return rune(c), true
+		return c, dur, true
 	case c >= 'A' && c <= 'D':
-		return rune(c), true
+		return c, dur, true
 	case c >= 'a' && c <= 'd':
-		return rune(c - 'a' + 'A'), true
+		return c - 'a' + 'A', dur, true
 	}
-	return 0, false
+	return 0, 0, false
 }
 
-// sendDigit sends a key press to the far end the way it takes them: as
-// an in-band tone to a trunk whose DTMF mode is inband, else as SIP INFO
-// (application/dtmf-relay). RFC 4733 events between two legs that both
-// negotiated them pass through the bridge and never come here.
-func (l *Leg) sendDigit(d byte) {
+// sendInfoDigit sends a key press to a far end in DTMF mode info as a SIP
+// INFO request (application/dtmf-relay), in order, on a goroutine of the
+// leg's; it does not block. The media.Session sends digits in every other
+// mode itself.
+func (l *Leg) sendInfoDigit(d byte) {
 	if l.isEnded() {
 		return
 	}
-	l.senderOnce.Do(func() { go l.digitSender() })
+	l.senderOnce.Do(func() { go l.infoSender() })
 	select {
-	case l.outDigits <- d:
+	case l.infoDigits <- d:
 	default:
 	}
 }
 
-func (l *Leg) digitSender() {
+func (l *Leg) infoSender() {
 	for {
 		select {
 		case <-l.done:
 			return
-		case d := <-l.outDigits:
-			if l.trunk != nil && l.trunk.DTMFMode == sb.DTMFInband {
-				if tone, ok := media.DTMFTone(d, -10); ok {
-					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-					l.sess.Play(ctx, media.NewToneReader(tone, 100*time.Millisecond))
-					l.sess.Play(ctx, media.NewPCMReader(make([]int16, media.FrameSamples*3), false))
-					cancel()
-				}
-				continue
-			}
+		case d := <-l.infoDigits:
 			body := "Signal=" + string(rune(d)) + "\r\nDuration=160\r\n"
 			req := l.request(sip.INFO, []byte(body))
 			req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
@@ -857,8 +886,9 @@ func (s *Server) offerSDP(sess *media.Session, id, ver uint64, peer netip.Addr, 
 	})
 }
 
-// newSession opens an RTP session for a leg.
-func (s *Server) newSession(codec media.Codec, dtmf uint8, remote netip.AddrPort, onTimeout func()) (*media.Session, error) {
+// newSession opens an RTP session for a leg over trunk (nil for a phone),
+// in the leg's DTMF mode.
+func (s *Server) newSession(trunk *sb.Trunk, codec media.Codec, dtmf uint8, remote netip.AddrPort, onTimeout func()) (*media.Session, error) {
 	pp, err := s.ports.Allocate()
 	if err != nil {
 		return nil, err
@@ -866,7 +896,8 @@ func (s *Server) newSession(codec media.Codec, dtmf uint8, remote netip.AddrPort
 	if remote.Addr().IsUnspecified() {
 		remote = netip.AddrPort{}
 	}
-	return media.NewSession(media.SessionConfig{Ports: pp, Relay: s.relay, Remote: remote, Codec: codec, DTMF: dtmf, OnTimeout: onTimeout})
+	return media.NewSession(media.SessionConfig{Ports: pp, Relay: s.relay, Remote: remote, Codec: codec, DTMF: dtmf,
+		DTMFMode: dtmfMode(trunk), OnTimeout: onTimeout})
 }
 
 // goBackground runs f on a goroutine that shutdown waits for (bounded),

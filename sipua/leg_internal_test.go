@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -31,21 +32,46 @@ func TestDialedNumber(t *testing.T) {
 func TestParseDigitInfo(t *testing.T) {
 	for _, tt := range []struct {
 		ct, body string
-		want     rune
+		want     byte
+		dur      time.Duration
 		ok       bool
 	}{
-		{"application/dtmf-relay", "Signal=5\r\nDuration=160\r\n", '5', true},
-		{"application/dtmf-relay", "Signal= #\r\n", '#', true},
-		{"Application/DTMF-Relay; charset=x", "signal=10\n", '*', true},
-		{"application/dtmf-relay", "Signal=11", '#', true},
-		{"application/dtmf", "7", '7', true},
-		{"application/dtmf", "d", 'D', true},
-		{"application/dtmf-relay", "Signal=X", 0, false},
-		{"application/media_control+xml", "<x/>", 0, false},
+		{"application/dtmf-relay", "Signal=5\r\nDuration=160\r\n", '5', 160 * time.Millisecond, true},
+		{"application/dtmf-relay", "Duration=250\r\nSignal= #\r\n", '#', 250 * time.Millisecond, true},
+		{"Application/DTMF-Relay; charset=x", "signal=10\n", '*', 0, true},
+		{"application/dtmf-relay", "Signal=11\r\nDuration=x", '#', 0, true},
+		{"application/dtmf-relay", "Signal=1\r\nDuration=-5", '1', 0, true},
+		{"application/dtmf", "7", '7', 0, true},
+		{"application/dtmf", "d", 'D', 0, true},
+		{"application/dtmf-relay", "Signal=X", 0, 0, false},
+		{"application/dtmf-relay", "Duration=100", 0, 0, false},
+		{"application/media_control+xml", "<x/>", 0, 0, false},
 	} {
-		got, ok := parseDigitInfo(tt.ct, []byte(tt.body))
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseDigitInfo(%q, %q) = %q, %v", tt.ct, tt.body, got, ok)
+		got, dur, ok := parseDigitInfo(tt.ct, []byte(tt.body))
+		if got != tt.want || dur != tt.dur || ok != tt.ok {
+			t.Errorf("parseDigitInfo(%q, %q) = %q, %v, %v; want %q, %v, %v", tt.ct, tt.body, got, dur, ok, tt.want, tt.dur, tt.ok)
+		}
+	}
+}
+
+// TestDTMFMode: a leg's DTMF mode is its trunk's, auto for phones and for
+// a trunk without a valid mode; only phones and rfc2833 trunks negotiate
+// telephone-events.
+func TestDTMFMode(t *testing.T) {
+	for _, tt := range []struct {
+		trunk  *sb.Trunk
+		mode   sb.DTMFMode
+		events bool
+	}{
+		{nil, "", true},
+		{&sb.Trunk{DTMFMode: sb.DTMFRFC2833}, sb.DTMFRFC2833, true},
+		{&sb.Trunk{DTMFMode: sb.DTMFInfo}, sb.DTMFInfo, false},
+		{&sb.Trunk{DTMFMode: sb.DTMFInband}, sb.DTMFInband, false},
+		{&sb.Trunk{}, "", true},
+		{&sb.Trunk{DTMFMode: "sip-info"}, "", true},
+	} {
+		if m, e := dtmfMode(tt.trunk), offersEvents(tt.trunk); m != tt.mode || e != tt.events {
+			t.Errorf("trunk %+v: mode %q events %v, want %q %v", tt.trunk, m, e, tt.mode, tt.events)
 		}
 	}
 }

@@ -38,8 +38,8 @@ type Binding struct {
 	Expires   time.Time
 	// InstanceID is the phone's +sip.instance without its angle brackets,
 	// such as "urn:uuid:00000000-0000-1000-8000-000A95A0E128" (RFC 5626
-	// §4.1, RFC 5627). We offer no GRUU, but a phone that got one elsewhere
-	// may send a Request-URI with a "gr" parameter; it equals this.
+	// §4.1). It names the GRUUs of the binding (RFC 5627, gruu.go): the
+	// public one carries it as its "gr" parameter.
 	InstanceID string
 	RegID      int // reg-id (RFC 5626 §4.2); 0 when absent
 	CallID     string
@@ -76,33 +76,49 @@ type registration struct {
 	source    netip.AddrPort
 	transport string
 	userAgent string
+	gruu      bool // Supported: gruu (RFC 5627)
 }
 
 // change is what applying a registration did, for persisting and telling.
 type change struct {
 	saved   []Binding
 	added   []bool // added[i]: saved[i] is a new binding, not a refresh
+	lazy    []bool // lazy[i]: saved[i] need not be written yet (onlyExpiryMoved)
 	deleted []Binding
 }
 
 func (c change) empty() bool { return len(c.saved) == 0 && len(c.deleted) == 0 }
 
-// entry is a binding with the keep-alive state that is not persisted.
+// entry is a binding with the state that is not persisted: keep-alive
+// failures, and what was last queued for writing (registrar_persist.go).
 type entry struct {
 	Binding
 	key   string
 	fails int
+	// stored is the expiry last queued for writing; lazy is set while a
+	// refresh that need not be written yet waits.
+	stored time.Time
+	lazy   bool
 }
 
-// location is the location service: the bindings of every extension. It
+// location is the location service: the bindings of every extension, the
+// temporary GRUUs handed out, and the journal of changes still to write. It
 // decides; it does no I/O and takes the time as an argument. Safe for
 // concurrent use.
 type location struct {
-	mu sync.Mutex
-	by map[string][]*entry // by extension number
+	mu    sync.Mutex
+	by    map[string][]*entry  // by extension number
+	temps map[string]gruuOwner // temporary GRUU user part → whose (gruu.go)
+
+	gruuKey [32]byte       // makes temporary GRUUs; random per process
+	journal *bindingWriter // changes still to write (registrar_persist.go)
 }
 
-func newLocation() *location { return &location{by: make(map[string][]*entry)} }
+func newLocation() *location {
+	l := &location{by: make(map[string][]*entry), temps: make(map[string]gruuOwner), journal: newBindingWriter()}
+	rand.Read(l.gruuKey[:])
+	return l
+}
 
 // register applies reg at now (RFC 3261 §10.3 steps 6–8; RFC 5626 §6) and
 // returns the extension's bindings afterwards, soonest expiry last. A
@@ -137,20 +153,18 @@ func (l *location) register(reg registration, now time.Time, max int) ([]Binding
 
 	// Match first, so that a refused request changes nothing.
 	matched := make([]*entry, len(reg.contacts))
-	used := make(map[*entry]bool)
 	for i, c := range reg.contacts {
-		m := match(keep, c, reg, used)
+		m := match(keep, c, reg, matched[:i])
 		if m == nil {
 			continue
 		}
 		if m.CallID == reg.callID && reg.cseq <= m.CSeq {
 			return nil, change{}, sb.Errorf(sb.EConflict, "REGISTER CSeq %d is not above %d", reg.cseq, m.CSeq)
 		}
-		used[m] = true
 		matched[i] = m
 	}
 
-	touched := make(map[*entry]bool)
+	var touched []*entry
 	for i, c := range reg.contacts {
 		e := matched[i]
 		if c.expires == 0 {
@@ -165,6 +179,7 @@ func (l *location) register(reg registration, now time.Time, max int) ([]Binding
 			e = &entry{Binding: Binding{ID: rand.Text()}}
 			keep = append(keep, e)
 		}
+		prev := e.Binding
 		e.TenantID = reg.tenantID
 		e.Number = reg.number
 		e.Contact = c.uri
@@ -180,15 +195,28 @@ func (l *location) register(reg registration, now time.Time, max int) ([]Binding
 		e.CSeq = reg.cseq
 		e.Unreachable = false
 		e.fails = 0
-		touched[e] = true
+		if c.instance != "" {
+			l.noteTemp(reg.number, c.instance)
+		}
+		// A refresh that moved only the expiry, by little, waits: what it
+		// changed since the last write is only expiry and CSeq, since every
+		// refresh that changed more was written.
+		lazy := !added && onlyExpiryMoved(prev, e.Binding, e.stored, now)
+		if !lazy {
+			e.stored = e.Expires
+		}
+		e.lazy = lazy
+		touched = append(touched, e)
 		ch.saved = append(ch.saved, e.Binding)
 		ch.added = append(ch.added, added)
+		ch.lazy = append(ch.lazy, lazy)
 	}
 	if len(keep) > max {
 		// Push out the untouched bindings closest to expiry.
 		slices.SortStableFunc(keep, func(a, b *entry) int {
-			if touched[a] != touched[b] {
-				if touched[a] {
+			ta, tb := slices.Contains(touched, a), slices.Contains(touched, b)
+			if ta != tb {
+				if ta {
 					return -1
 				}
 				return 1
@@ -204,23 +232,24 @@ func (l *location) register(reg registration, now time.Time, max int) ([]Binding
 }
 
 // match returns the binding among es that contact c of reg refreshes, or nil.
-func match(es []*entry, c contactReq, reg registration, used map[*entry]bool) *entry {
+// used holds the bindings earlier contacts of reg matched.
+func match(es []*entry, c contactReq, reg registration, used []*entry) *entry {
 	if c.instance != "" {
 		for _, e := range es {
-			if !used[e] && e.InstanceID == c.instance && e.RegID == c.regID {
+			if e.InstanceID == c.instance && e.RegID == c.regID && !slices.Contains(used, e) {
 				return e
 			}
 		}
 		return nil
 	}
 	for _, e := range es {
-		if !used[e] && e.InstanceID == "" && e.key == c.key {
+		if e.InstanceID == "" && e.key == c.key && !slices.Contains(used, e) {
 			return e
 		}
 	}
 	if len(reg.contacts) == 1 {
 		for _, e := range es {
-			if !used[e] && e.InstanceID == "" && e.CallID == reg.callID {
+			if e.InstanceID == "" && e.CallID == reg.callID {
 				return e
 			}
 		}
@@ -297,6 +326,7 @@ func (l *location) purge(now time.Time) []Binding {
 			l.by[number] = kept
 		}
 	}
+	l.dropStaleTemps()
 	return gone
 }
 
@@ -310,8 +340,11 @@ func (l *location) load(bs []Binding, now time.Time) (expired []Binding) {
 			expired = append(expired, b)
 			continue
 		}
-		e := &entry{Binding: b, key: contactKeyOf(b.Contact)}
+		e := &entry{Binding: b, key: contactKeyOf(b.Contact), stored: b.Expires}
 		l.by[b.Number] = append(l.by[b.Number], e)
+		if b.InstanceID != "" {
+			l.noteTemp(b.Number, b.InstanceID)
+		}
 	}
 	for number, es := range l.by {
 		l.store(number, es, now)

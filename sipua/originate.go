@@ -84,7 +84,7 @@ func (s *Server) Originate(ctx context.Context, req sb.OriginateRequest) (sb.Leg
 			user:   req.From.Number,
 		})
 	} else {
-		bs := s.Locate(req.Extension)
+		bs := s.locateCall(req.Extension, o.in)
 		if len(bs) == 0 {
 			return nil, callError(sb.CauseUnavailable, fmt.Sprintf("Extension %s has no registered phone.", req.Extension))
 		}
@@ -182,9 +182,7 @@ func (o *origination) codecs() []media.Codec {
 	return cs
 }
 
-func (o *origination) events4733() bool {
-	return o.trunk == nil || o.trunk.DTMFMode == sb.DTMFRFC2833 || o.trunk.DTMFMode == ""
-}
+func (o *origination) events4733() bool { return offersEvents(o.trunk) }
 
 func (o *origination) fail(cause sb.HangupCause, msg string) (sb.Leg, error) {
 	if o.sess != nil {
@@ -203,7 +201,7 @@ func (o *origination) run(ctx context.Context, targets []*branch) (sb.Leg, error
 	if o.events4733() {
 		dtmf = media.DTMFPayloadType
 	}
-	sess, err := s.newSession(codecs[0], dtmf, netip.AddrPort{}, func() {
+	sess, err := s.newSession(o.trunk, codecs[0], dtmf, netip.AddrPort{}, func() {
 		if l := o.leg.Load(); l != nil {
 			l.onMediaTimeout()
 		}

@@ -15,8 +15,13 @@ import (
 )
 
 // Registrations keeps bindings across restarts of the binary. The Server
-// writes every change through it, in the order the changes happened, and
-// reads them all back when Run starts.
+// answers from its own table and writes the changes behind its answers, in
+// batches (registrar_persist.go: a Registrations that is also a
+// BatchRegistrations gets each batch in one call), in the order they
+// happened, and reads them all back when Run starts. Run writes every change
+// left before it returns; a process killed without a graceful stop loses the
+// changes of its last second (bindingFlushInterval) and the refreshes that
+// only moved an expiry a little (bindingExpirySlack).
 type Registrations interface {
 	// SaveBinding inserts the binding or replaces the one with its ID.
 	SaveBinding(ctx context.Context, b Binding) error
@@ -72,11 +77,19 @@ func (s *Server) onRegister(ctx context.Context, req *sip.Request, tx sip.Server
 	if !ok {
 		return
 	}
-	log := s.log.With("extension", ext.Number, "source", src, "call_id", req.CallID().Value())
+	// The request's logger is made only when something is logged: a refresh
+	// logs nothing at the default level, and With formats its attributes.
+	var log *slog.Logger
+	logger := func() *slog.Logger {
+		if log == nil {
+			log = s.log.With("extension", ext.Number, "source", src, "call_id", req.CallID().Value())
+		}
+		return log
+	}
 	// RFC 3261 §10.3 step 6: the authenticated user may change only its own
 	// bindings.
 	if aor := req.To().Address.User; aor != ext.Number {
-		log.Info("sip register for another extension", "aor", aor)
+		logger().Info("sip register for another extension", "aor", aor)
 		s.reply(tx, req, sb.Errorf(sb.EForbidden, "extension %s may not register %q", ext.Number, aor))
 		return
 	}
@@ -87,7 +100,9 @@ func (s *Server) onRegister(ctx context.Context, req *sip.Request, tx sip.Server
 		if err == errIntervalTooBrief {
 			extra = append(extra, sip.NewHeader("Min-Expires", strconv.Itoa(int(s.minExpires()/time.Second))))
 		}
-		log.Debug("sip register refused", "error", err)
+		if s.log.Enabled(ctx, slog.LevelDebug) {
+			logger().Debug("sip register refused", "error", err)
+		}
 		s.reply(tx, req, err, extra...)
 		return
 	}
@@ -102,28 +117,50 @@ func (s *Server) onRegister(ctx context.Context, req *sip.Request, tx sip.Server
 		return ch
 	})
 	if err != nil {
-		log.Info("sip register refused", "error", err)
+		logger().Info("sip register refused", "error", err)
 		s.reply(tx, req, err)
 		return
 	}
 	// RFC 3261 §10.3 step 8: answer with every current binding and its
-	// remaining time, and the date.
-	hs := make([]sip.Header, 0, len(bs)+1)
+	// remaining time, and the date; RFC 5627 §5.3: with the GRUUs of the
+	// bindings that have an instance, when the phone supports them.
+	var scheme, hostport string
+	if reg.gruu {
+		scheme, hostport = gruuDomain(req)
+	}
+	hs := make([]sip.Header, 0, len(bs)+2)
 	for _, b := range bs {
-		secs := int((b.Expires.Sub(now) + time.Second/2) / time.Second)
-		hs = append(hs, sip.NewHeader("Contact", "<"+b.Contact+">;expires="+strconv.Itoa(secs)))
+		var v strings.Builder
+		v.Grow(len(b.Contact) + 16)
+		v.WriteByte('<')
+		v.WriteString(b.Contact)
+		v.WriteString(">;expires=")
+		v.WriteString(strconv.Itoa(int((b.Expires.Sub(now) + time.Second/2) / time.Second)))
+		if reg.gruu && b.InstanceID != "" {
+			s.appendGRUUs(&v, b, scheme, hostport)
+		}
+		hs = append(hs, sip.NewHeader("Contact", v.String()))
+	}
+	if reg.gruu {
+		hs = append(hs, sip.NewHeader("Supported", "gruu"))
 	}
 	hs = append(hs, sip.NewHeader("Date", now.UTC().Format(http1123)))
 	s.reply(tx, req, nil, hs...)
 	for _, b := range ch.deleted {
-		log.Info("sip unregistered", "contact", b.Contact)
+		logger().Info("sip unregistered", "contact", b.Contact)
 	}
+	debug := s.log.Enabled(ctx, slog.LevelDebug)
 	for i, b := range ch.saved {
-		level := slog.LevelDebug // a refresh
-		if ch.added[i] {
-			level = slog.LevelInfo
+		switch {
+		case ch.added[i]:
+			logger().Info("sip registered", "contact", b.Contact, "expires", b.Expires, "user_agent", b.UserAgent, "nat", b.NAT)
+		case debug: // a refresh
+			logger().Debug("sip registered", "contact", b.Contact, "expires", b.Expires, "user_agent", b.UserAgent, "nat", b.NAT)
 		}
-		log.Log(ctx, level, "sip registered", "contact", b.Contact, "expires", b.Expires, "user_agent", b.UserAgent, "nat", b.NAT)
+		if debug && reg.gruu && b.InstanceID != "" {
+			pub, temp := s.gruusOf(b, scheme, hostport)
+			logger().Debug("sip gruu", "contact", b.Contact, "instance", b.InstanceID, "pub_gruu", pub, "temp_gruu", temp)
+		}
 	}
 	if !ch.empty() {
 		s.changed(ext.Number)
@@ -143,32 +180,55 @@ func (s *Server) parseRegister(req *sip.Request, src netip.AddrPort, transport s
 		cseq:      req.CSeq().SeqNo,
 		source:    src,
 		transport: transport,
-		userAgent: truncate(headerValue(req, "User-Agent"), maxUserAgentLen),
+	}
+	// One pass over the headers: sipgo's GetHeader lowers the name of every
+	// header it passes, which allocates for most of them.
+	var (
+		expiresHeader sip.Header
+		hs            []*sip.ContactHeader
+		contacts      int
+	)
+	for _, h := range req.Headers() {
+		switch n := h.Name(); {
+		case n == "Contact" || n == "m" || strings.EqualFold(n, "Contact"):
+			contacts++
+			if c, ok := h.(*sip.ContactHeader); ok {
+				hs = append(hs, c)
+			}
+		case strings.EqualFold(n, "Expires"):
+			if expiresHeader == nil {
+				expiresHeader = h
+			}
+		case strings.EqualFold(n, "User-Agent"):
+			if reg.userAgent == "" {
+				reg.userAgent = truncate(h.Value(), maxUserAgentLen)
+			}
+		case strings.EqualFold(n, "Supported") || n == "k": // RFC 5627 §5.3
+			reg.gruu = reg.gruu || hasOptionTag(h.Value(), "gruu")
+		}
 	}
 	headerExpires := s.defExpires()
-	if h := req.GetHeader("Expires"); h != nil {
-		d, err := parseExpires(h.Value())
+	if expiresHeader != nil {
+		d, err := parseExpires(expiresHeader.Value())
 		if err != nil {
 			return reg, err
 		}
 		headerExpires = d
 	}
-	hs := req.GetHeaders("Contact")
-	if len(hs) == 0 {
+	if contacts == 0 {
 		reg.query = true
 		return reg, nil
 	}
-	if len(hs) > s.maxBindings() {
+	if contacts > s.maxBindings() {
 		return reg, sb.Errorf(sb.ETooMany, "at most %d contacts", s.maxBindings())
 	}
-	for _, h := range hs {
-		c, ok := h.(*sip.ContactHeader)
-		if !ok {
-			return reg, sb.Errorf(sb.EInvalid, "unparsed contact")
-		}
+	if len(hs) != contacts {
+		return reg, sb.Errorf(sb.EInvalid, "unparsed contact")
+	}
+	for _, c := range hs {
 		if c.Address.Wildcard {
 			// RFC 3261 §10.3 step 6: "*" only alone and with Expires: 0.
-			if len(hs) != 1 || req.GetHeader("Expires") == nil || headerExpires != 0 {
+			if len(hs) != 1 || expiresHeader == nil || headerExpires != 0 {
 				return reg, sb.Errorf(sb.EInvalid, "contact * needs Expires: 0 and no other contact")
 			}
 			reg.wildcard = true
@@ -185,8 +245,8 @@ func (s *Server) parseRegister(req *sip.Request, src netip.AddrPort, transport s
 
 // parseContact checks one Contact of a REGISTER.
 func (s *Server) parseContact(c *sip.ContactHeader, expires time.Duration, src netip.AddrPort, transport string) (contactReq, error) {
-	scheme := strings.ToLower(c.Address.Scheme)
-	if (scheme != "sip" && scheme != "sips") || c.Address.Host == "" {
+	scheme := c.Address.Scheme
+	if (!strings.EqualFold(scheme, "sip") && !strings.EqualFold(scheme, "sips")) || c.Address.Host == "" {
 		return contactReq{}, sb.Errorf(sb.EInvalid, "contact must be a sip or sips uri")
 	}
 	uri := c.Address.String()
@@ -259,13 +319,6 @@ func parseExpires(v string) (time.Duration, error) {
 	return time.Duration(min(n, 1<<32-1)) * time.Second, nil
 }
 
-func headerValue(req *sip.Request, name string) string {
-	if h := req.GetHeader(name); h != nil {
-		return h.Value()
-	}
-	return ""
-}
-
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
@@ -273,30 +326,26 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// commit runs apply, which changes the location service, and writes the
-// change it returns through Registrations. Changes are written in the order
-// they were made: with a store, commits run one at a time. A failed write is
-// logged and does not fail the REGISTER: the binding works until the next
-// restart, whereas a refused registration would make the phone unreachable
-// now.
+// commit runs apply, which changes the location service, and queues the
+// change it returns for writing through Registrations (registrar_persist.go):
+// the caller answers from the location service at once and the write
+// follows within bindingFlushInterval. Changes are queued in the order they
+// were made: with a store, commits run one at a time (no I/O is done under
+// the lock). Once Run is stopping, the change is written before commit
+// returns. A failed write is logged and tried again with the next batch: the
+// binding works from memory meanwhile, whereas a refused registration would
+// make the phone unreachable now.
 func (s *Server) commit(ctx context.Context, apply func() change) {
 	if s.Registrations == nil {
 		apply()
 		return
 	}
 	s.saveMu.Lock()
-	defer s.saveMu.Unlock()
 	ch := apply()
-	ctx = context.WithoutCancel(ctx)
-	for _, b := range ch.deleted {
-		if err := s.Registrations.DeleteBinding(ctx, b.ID); err != nil {
-			s.log.Error("sip delete binding", "extension", b.Number, "binding", b.ID, "error", err)
-		}
-	}
-	for _, b := range ch.saved {
-		if err := s.Registrations.SaveBinding(ctx, b); err != nil {
-			s.log.Error("sip save binding", "extension", b.Number, "binding", b.ID, "error", err)
-		}
+	closed := s.loc.journal.record(ch)
+	s.saveMu.Unlock()
+	if closed {
+		s.flush(ctx, true)
 	}
 }
 
@@ -308,7 +357,7 @@ func (s *Server) changed(number string) {
 }
 
 // loadBindings reads the stored bindings into the location service and
-// deletes the expired ones from the store.
+// queues the expired ones for deletion from the store.
 func (s *Server) loadBindings(ctx context.Context) error {
 	if s.Registrations == nil {
 		return nil
@@ -326,16 +375,33 @@ func (s *Server) loadBindings(ctx context.Context) error {
 	return nil
 }
 
-// purgeLoop removes expired bindings every PurgeInterval until ctx ends.
+// purgeLoop removes expired bindings every PurgeInterval and, with
+// Registrations, writes the bindings that changed every
+// bindingFlushInterval (sooner when bindingFlushBatch changes wait), until
+// ctx ends. Then it writes every change left, refreshes it had let wait
+// included, so that a graceful stop loses no registration; requests still
+// being handled write their own changes from then on (commit).
 func (s *Server) purgeLoop(ctx context.Context) error {
 	t := s.clock.NewTicker(orDefault(s.PurgeInterval, DefaultPurgeInterval))
 	defer t.Stop()
+	var flushTick <-chan time.Time
+	if s.Registrations != nil {
+		f := s.clock.NewTicker(bindingFlushInterval)
+		defer f.Stop()
+		flushTick = f.C()
+	}
 	for {
 		select {
 		case <-ctx.Done():
+			s.loc.journal.close()
+			s.flush(ctx, true)
 			return nil
 		case <-t.C():
 			s.purge(ctx)
+		case <-flushTick:
+			s.flush(ctx, false)
+		case <-s.loc.journal.kick:
+			s.flush(ctx, false)
 		}
 	}
 }

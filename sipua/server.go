@@ -192,7 +192,8 @@ type Server struct {
 	// OnChange, when set, is called with an extension number after its
 	// bindings changed: registered, refreshed, removed, expired, or became
 	// reachable or unreachable. It is called from the goroutine that made
-	// the change, after the change is saved; it must not block for long.
+	// the change, once it is made (Registrations gets it within a second,
+	// registrar_persist.go); it must not block for long.
 	OnChange func(number string)
 
 	// Calls runs the calls phones and trunks place: every new inbound leg

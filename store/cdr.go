@@ -55,35 +55,102 @@ func scanCDR(row rowScanner) (*sb.CallRecord, error) {
 	return &c, err
 }
 
-// SaveCallRecord writes one ended call. It is committed before it returns,
-// so a crash after a call ended never loses its record. The extension's user
-// and department are resolved here when not given. The kept counts of the
-// unfiltered list change with it: the triggers of migration 00007 keep them
-// for every insert, delete and change of owner.
+// SaveCallRecord writes one ended call, as SaveCallRecords does.
 func (db *DB) SaveCallRecord(ctx context.Context, c *sb.CallRecord) error {
-	if c.ExtractionCode == "" && c.RecordingFile != "" {
-		c.ExtractionCode = strings.ToUpper(RandomPassword(8))
+	return db.SaveCallRecords(ctx, []*sb.CallRecord{c})
+}
+
+// saveCDR inserts a call unless it is saved already: a call is the same
+// call when its company, Call-ID and start time (to the second) are; the
+// unique index of migration 00008 decides. Nothing is returned then.
+const saveCDR = `INSERT INTO call_records (tenant_id, call_id, start_time, answer_time, end_time, ring_seconds, talk_seconds, caller, callee,
+	direction, disposition, extension, trunk, transferred_to, application, hangup_by, hangup_cause, rating, recording_file, extraction_code, user_id, department_id,
+	peer_user_id, peer_department_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+	ON CONFLICT (call_id, tenant_id, start_time) WHERE call_id <> '' DO NOTHING
+	RETURNING id`
+
+// SaveCallRecords writes ended calls in one transaction, so that the call
+// journal writes many calls for the cost of one commit; it is committed
+// before it returns. A call saved already (the same company, Call-ID and
+// start time to the second) is left as it is and keeps ID 0, so writing the
+// same calls again, as the journal's replay after a crash may, adds nothing;
+// the others get their IDs. The extension's user and department are resolved
+// here when not given (UserID 0), from the users as they are now, and the
+// other side of an internal call likewise. A recorded call without an
+// extraction code gets one. The kept counts of the unfiltered list change
+// with every row inserted: the triggers of migration 00007 run per row.
+// On an error nothing is written and every ID is 0.
+func (db *DB) SaveCallRecords(ctx context.Context, calls []*sb.CallRecord) error {
+	if len(calls) == 0 {
+		return nil
 	}
-	owner := func(ext string) (user, dept int64) {
-		db.r.QueryRowContext(ctx, "SELECT id, department_id FROM users WHERE extension = $1 AND tenant_id = $2", ext, c.TenantID).Scan(&user, &dept)
-		return
+	type owner struct{ user, dept int64 }
+	type key struct {
+		tenant int64
+		ext    string
 	}
-	if c.UserID == 0 && c.Extension != "" {
-		c.UserID, c.DepartmentID = owner(c.Extension)
-	}
-	var peerUser, peerDept int64
-	if c.Direction == sb.DirectionInternal && c.Callee != "" && c.Callee != c.Extension {
-		peerUser, peerDept = owner(c.Callee)
-	}
-	err := db.w.QueryRowContext(ctx, `INSERT INTO call_records (tenant_id, call_id, start_time, answer_time, end_time, ring_seconds, talk_seconds, caller, callee,
-		direction, disposition, extension, trunk, transferred_to, application, hangup_by, hangup_cause, rating, recording_file, extraction_code, user_id, department_id,
-		peer_user_id, peer_department_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) RETURNING id`,
-		c.TenantID, c.CallID, unix(c.StartTime), unix(c.AnswerTime), unix(c.EndTime), c.RingSeconds, c.TalkSeconds, c.Caller, c.Callee,
-		c.Direction, c.Disposition, c.Extension, c.Trunk, c.TransferredTo, c.Application, c.HangupBy, c.HangupCause, c.Rating,
-		c.RecordingFile, c.ExtractionCode, c.UserID, c.DepartmentID, peerUser, peerDept).Scan(&c.ID)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		lookup, err := tx.PrepareContext(ctx, "SELECT id, department_id FROM users WHERE extension = $1 AND tenant_id = $2")
+		if err != nil {
+			return fmt.Errorf("prepare owner look-up: %w", err)
+		}
+		defer lookup.Close()
+		insert, err := tx.PrepareContext(ctx, saveCDR)
+		if err != nil {
+			return fmt.Errorf("prepare insert: %w", err)
+		}
+		defer insert.Close()
+		owners := map[key]owner{}
+		ownerOf := func(tenant int64, ext string) (owner, error) {
+			k := key{tenant, ext}
+			if o, ok := owners[k]; ok {
+				return o, nil
+			}
+			var o owner
+			if err := lookup.QueryRowContext(ctx, ext, tenant).Scan(&o.user, &o.dept); err != nil && !isNoRows(err) {
+				return o, fmt.Errorf("find the user of extension %s: %w", ext, err)
+			}
+			owners[k] = o
+			return o, nil
+		}
+		for _, c := range calls {
+			if c.ExtractionCode == "" && c.RecordingFile != "" {
+				c.ExtractionCode = strings.ToUpper(RandomPassword(8))
+			}
+			if c.UserID == 0 && c.Extension != "" {
+				o, err := ownerOf(c.TenantID, c.Extension)
+				if err != nil {
+					return err
+				}
+				c.UserID, c.DepartmentID = o.user, o.dept
+			}
+			var peer owner
+			if c.Direction == sb.DirectionInternal && c.Callee != "" && c.Callee != c.Extension {
+				if peer, err = ownerOf(c.TenantID, c.Callee); err != nil {
+					return err
+				}
+			}
+			err := insert.QueryRowContext(ctx, c.TenantID, c.CallID, unix(c.StartTime), unix(c.AnswerTime), unix(c.EndTime), c.RingSeconds, c.TalkSeconds, c.Caller, c.Callee,
+				c.Direction, c.Disposition, c.Extension, c.Trunk, c.TransferredTo, c.Application, c.HangupBy, c.HangupCause, c.Rating,
+				c.RecordingFile, c.ExtractionCode, c.UserID, c.DepartmentID, peer.user, peer.dept).Scan(&c.ID)
+			switch {
+			case isNoRows(err):
+				c.ID = 0 // saved already
+			case err != nil:
+				return fmt.Errorf("save call record %s: %w", c.CallID, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("save call record %s: %w", c.CallID, err)
+		for _, c := range calls {
+			c.ID = 0
+		}
+		if len(calls) == 1 {
+			return err
+		}
+		return fmt.Errorf("save %d call records: %w", len(calls), err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 )
 
 // Binding is a SIP registration as the SIP edge keeps it: Registration plus
@@ -20,20 +19,61 @@ type Binding struct {
 // SaveBinding stores a binding under its ID: a binding that moved to another
 // contact replaces its old row, in one transaction.
 func (db *DB) SaveBinding(ctx context.Context, b Binding) error {
+	return db.SaveBindings(ctx, []Binding{b}, nil)
+}
+
+// SaveBindings removes the bindings with the IDs in deleted and stores saved
+// under their IDs, all in one transaction: either every change is made or
+// none. A saved binding that moved to another contact replaces its old row;
+// one whose contact another row of its extension holds takes that row over.
+// Deleting a binding that is not stored is no error. The SIP edge writes its
+// changes behind its answers, in batches, through this.
+func (db *DB) SaveBindings(ctx context.Context, saved []Binding, deleted []string) error {
+	if len(saved) == 0 && len(deleted) == 0 {
+		return nil
+	}
+	now := unix(db.now())
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM sip_registrations WHERE binding_id = $1 AND binding_id <> ''", b.ID); err != nil {
-			return fmt.Errorf("replace binding %s: %w", b.ID, err)
+		if len(deleted) > 0 {
+			del, err := tx.PrepareContext(ctx, "DELETE FROM sip_registrations WHERE binding_id = $1 AND binding_id <> ''")
+			if err != nil {
+				return fmt.Errorf("prepare delete binding: %w", err)
+			}
+			defer del.Close()
+			for _, id := range deleted {
+				if _, err := del.ExecContext(ctx, id); err != nil {
+					return fmt.Errorf("delete binding %s: %w", id, err)
+				}
+			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sip_registrations (`+registrationCols+`, binding_id, tenant_id, nat, unreachable)
+		if len(saved) == 0 {
+			return nil
+		}
+		// The row of a binding that moved goes; a refresh keeps its row and
+		// is updated in place by the upsert.
+		moved, err := tx.PrepareContext(ctx, "DELETE FROM sip_registrations WHERE binding_id = $1 AND binding_id <> '' AND (extension <> $2 OR contact <> $3)")
+		if err != nil {
+			return fmt.Errorf("prepare replace binding: %w", err)
+		}
+		defer moved.Close()
+		upsert, err := tx.PrepareContext(ctx, `INSERT INTO sip_registrations (`+registrationCols+`, binding_id, tenant_id, nat, unreachable)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			ON CONFLICT (extension, contact) DO UPDATE SET source = excluded.source, transport = excluded.transport, user_agent = excluded.user_agent,
 				expires_at = excluded.expires_at, instance = excluded.instance, reg_id = excluded.reg_id, gruu = excluded.gruu,
 				call_id = excluded.call_id, cseq = excluded.cseq, updated_at = excluded.updated_at, binding_id = excluded.binding_id,
-				tenant_id = excluded.tenant_id, nat = excluded.nat, unreachable = excluded.unreachable`,
-			b.Extension, b.Contact, b.Source, b.Transport, b.UserAgent, unix(b.Expires), b.Instance, b.RegID, b.GRUU, b.CallID, b.CSeq, unix(db.now()),
-			b.ID, b.TenantID, b2i(b.NAT), b2i(b.Unreachable))
+				tenant_id = excluded.tenant_id, nat = excluded.nat, unreachable = excluded.unreachable`)
 		if err != nil {
-			return fmt.Errorf("save binding %s of %s: %w", b.ID, b.Extension, err)
+			return fmt.Errorf("prepare save binding: %w", err)
+		}
+		defer upsert.Close()
+		for _, b := range saved {
+			if _, err := moved.ExecContext(ctx, b.ID, b.Extension, b.Contact); err != nil {
+				return fmt.Errorf("replace binding %s: %w", b.ID, err)
+			}
+			if _, err := upsert.ExecContext(ctx, b.Extension, b.Contact, b.Source, b.Transport, b.UserAgent, unix(b.Expires), b.Instance, b.RegID, b.GRUU,
+				b.CallID, b.CSeq, now, b.ID, b.TenantID, b2i(b.NAT), b2i(b.Unreachable)); err != nil {
+				return fmt.Errorf("save binding %s of %s: %w", b.ID, b.Extension, err)
+			}
 		}
 		return nil
 	})
@@ -70,5 +110,3 @@ func (db *DB) LoadBindings(ctx context.Context) ([]Binding, error) {
 	}
 	return out, rows.Err()
 }
-
-var _ = time.Second

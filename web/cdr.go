@@ -33,6 +33,10 @@ func (s *Server) cdrResource() *resource[sb.CallRecord] {
 	dispositions := []option{{sb.DispositionAnswered, "cdr.disp.answered"}, {sb.DispositionNoAnswer, "cdr.disp.no_answer"}, {sb.DispositionBusy, "cdr.disp.busy"},
 		{sb.DispositionFailed, "cdr.disp.failed"}, {sb.DispositionCancelled, "cdr.disp.cancelled"}, {sb.DispositionRefused, "cdr.disp.refused"}}
 	hangup := []option{{sb.HangupCaller, "cdr.by.caller"}, {sb.HangupCallee, "cdr.by.callee"}, {sb.HangupSystem, "cdr.by.system"}}
+	var causes []option
+	for _, c := range sb.HangupCauses {
+		causes = append(causes, option{string(c), "cdr.cause." + string(c)})
+	}
 	yesNo := []option{{"1", "bool.yes"}, {"0", "bool.no"}}
 	return &resource[sb.CallRecord]{
 		Name: "cdrs", Title: "cdr.title", Perm: "calls.records", ExportPerm: "calls.records.export",
@@ -49,7 +53,7 @@ func (s *Server) cdrResource() *resource[sb.CallRecord] {
 			{Key: "extension", Label: "cdr.extension", Value: func(c *sb.CallRecord) string { return c.Extension }, Sort: true, Filter: true},
 			{Key: "trunk", Label: "cdr.trunk", Value: func(c *sb.CallRecord) string { return c.Trunk }, Sort: true, Filter: true, Hidden: true},
 			{Key: "hangup_by", Label: "cdr.hangup_by", Value: func(c *sb.CallRecord) string { return c.HangupBy }, Kind: sb.FieldEnum, Options: hangup, Filter: true, Hidden: true},
-			{Key: "hangup_cause", Label: "cdr.hangup_cause", Value: func(c *sb.CallRecord) string { return c.HangupCause }, Filter: true, Hidden: true},
+			{Key: "hangup_cause", Label: "cdr.hangup_cause", Value: func(c *sb.CallRecord) string { return c.HangupCause }, Kind: sb.FieldEnum, Options: causes, Filter: true, Hidden: true},
 			{Key: "recording", Label: "cdr.recording", Value: func(c *sb.CallRecord) string { return strconv.FormatBool(c.RecordingFile != "") }, Kind: sb.FieldBool, Filter: true},
 			{Key: "rating", Label: "cdr.rating", Value: func(c *sb.CallRecord) string { return c.Rating }, Filter: true},
 			{Key: "extraction_code", Label: "cdr.extraction_code", Value: func(c *sb.CallRecord) string { return c.ExtractionCode }, Hidden: true, Export: true},

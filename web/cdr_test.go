@@ -64,7 +64,7 @@ func TestCallRecords(t *testing.T) {
 				StartTime: now.Add(-time.Hour), AnswerTime: now.Add(-time.Hour + 5*time.Second), EndTime: now.Add(-time.Hour + 65*time.Second), RingSeconds: 5, TalkSeconds: 60,
 				RecordingFile: writeRecording(t, data, "20261122-010000_13812345678_8101_c1.wav", 1)},
 			{TenantID: co.Tenant.ID, CallID: "c2", Caller: "8102", Callee: "13900001111", Extension: "8102", Direction: sb.DirectionOutbound, Disposition: sb.DispositionBusy,
-				StartTime: now.Add(-30 * time.Minute), EndTime: now.Add(-29 * time.Minute), RingSeconds: 3},
+				StartTime: now.Add(-30 * time.Minute), EndTime: now.Add(-29 * time.Minute), RingSeconds: 3, HangupBy: sb.HangupCallee, HangupCause: string(sb.CauseBusy)},
 			{TenantID: other.Tenant.ID, CallID: "c3", Caller: "13700000000", Callee: "9001", Extension: "9001", Direction: sb.DirectionInbound, Disposition: sb.DispositionAnswered,
 				StartTime: now.Add(-10 * time.Minute), TalkSeconds: 10, RecordingFile: writeRecording(t, data, "20261122-011000_13700000000_9001_c3.wav", 1)},
 		}
@@ -110,6 +110,12 @@ func TestCallRecords(t *testing.T) {
 			csv := body(web.get("/cdrs/export?format=csv"))
 			if !strings.Contains(csv, calls[0].ExtractionCode) || strings.Contains(csv, "13812345678") {
 				t.Errorf("export lacks the extraction code or shows a number: %s", csv)
+			}
+			// The hang-up side and cause, hidden by default, read as words once shown.
+			web.form("/cdrs/columns", url.Values{"col": {"start_time", "caller", "hangup_by", "hangup_cause"}})
+			rows := body(web.get("/cdrs/rows"))
+			if !strings.Contains(rows, "被叫挂机") || !strings.Contains(rows, "忙线") || strings.Contains(rows, ">busy<") {
+				t.Errorf("hang-up side and cause not shown in words: %.1500s", rows)
 			}
 			play := body(web.get(fmt.Sprintf("/cdrs/%d/play", calls[0].ID)))
 			if !strings.Contains(play, "1381****678") || strings.Contains(play, "13812345678") {

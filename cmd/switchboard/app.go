@@ -39,8 +39,9 @@ type Main struct {
 // config is what the flags and SWITCHBOARD_* variables set.
 type config struct {
 	Data, DB, HTTP, SIP, RTPPorts, PublicIP, LogLevel string
-	// RTPRelay picks the RTP relay: goroutine (one per socket) or epoll (one
-	// locked thread; cheaper per packet at load, see docs/benchmarks.md).
+	// RTPRelay picks the RTP relay: epoll (one locked thread, cheaper per
+	// packet, see docs/benchmarks.md; the default on Linux) or goroutine
+	// (one per socket; the default elsewhere, and the fallback).
 	RTPRelay string
 	// Optional SIP listeners (the browser softphone uses WSS) and the
 	// certificate for TLS and WSS.
@@ -72,7 +73,7 @@ func (m *Main) flags(name string, args []string, extra func(*flag.FlagSet)) (*co
 	fs.StringVar(&c.SIP, "sip", env("SIP", "0.0.0.0:5060"), "SIP listen address (UDP and TCP)")
 	fs.StringVar(&c.RTPPorts, "rtp-ports", env("RTP_PORTS", "10000-20000"), "RTP port range")
 	fs.StringVar(&c.PublicIP, "public-ip", env("PUBLIC_IP", ""), "address phones and trunks reach the PBX at (SDP and Contact)")
-	fs.StringVar(&c.RTPRelay, "rtp-relay", env("RTP_RELAY", "goroutine"), "RTP relay: goroutine or epoll")
+	fs.StringVar(&c.RTPRelay, "rtp-relay", env("RTP_RELAY", defaultRTPRelay()), "RTP relay: epoll or goroutine")
 	fs.StringVar(&c.SIPTLS, "sip-tls", env("SIP_TLS", ""), "SIP over TLS listen address (needs --tls-cert and --tls-key)")
 	fs.StringVar(&c.SIPWS, "sip-ws", env("SIP_WS", ""), "SIP over WebSocket listen address")
 	fs.StringVar(&c.SIPWSS, "sip-wss", env("SIP_WSS", ""), "SIP over secure WebSocket listen address (needs --tls-cert and --tls-key)")
@@ -209,10 +210,22 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	pbxCfg, x, sip, err := startPBX(ctx, c, db, log)
+	pbxCfg, x, journal, sip, err := startPBX(ctx, c, db, log)
 	if err != nil {
 		return err
 	}
+	// The call journal writes the call records to the database; stopped once
+	// the calls have ended, it writes what is left (before db.Close).
+	journalCtx, stopJournal := context.WithCancel(context.Background())
+	journalDone := make(chan struct{})
+	go func() {
+		defer close(journalDone)
+		journal.Run(journalCtx)
+	}()
+	defer func() {
+		stopJournal()
+		<-journalDone
+	}()
 	sipCtx, stopSIP := context.WithCancel(context.Background())
 	defer stopSIP()
 	sipDone := make(chan error, 1)
@@ -263,6 +276,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		log.Warn("SIP edge stopped with an error", "err", serr)
 	}
 	x.Wait()
+	stopJournal() // every call has ended: write the last records
+	<-journalDone
+	sip.Relay.Close() // every leg's session is closed by now
 	srv.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
