@@ -114,7 +114,7 @@ func main() {
 	flag.BoolVar(&cfg.provision, "provision", true, "add the extensions through the API and apply (a running PBX: false if they exist)")
 	flag.StringVar(&cfg.adminUser, "admin", "admin", "administrator for the API")
 	flag.StringVar(&cfg.adminPassword, "admin-password", "Sbcall-Admin-pw1!", "administrator's password (a started PBX is given it)")
-	flag.StringVar(&cfg.relay, "relay", "goroutine", "started PBX: --rtp-relay, goroutine or epoll")
+	flag.StringVar(&cfg.relay, "relay", "epoll", "started PBX: --rtp-relay, epoll (the product's default on Linux) or goroutine")
 	flag.StringVar(&cfg.rtpPorts, "rtp-ports", "50000-59999", "started PBX: --rtp-ports")
 	flag.StringVar(&cfg.pbxLogLevel, "log-level", "info", "started PBX: --log-level")
 	flag.IntVar(&cfg.pbxCPU, "pbx-cpu", 0, "started PBX: pin it to this CPU with taskset (-1: no pinning)")
