@@ -4,6 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,10 +30,10 @@ import (
 //     domain the phone registers with, see gruuDomain);
 //   - a temporary GRUU, sip:tgruu.TOKEN@pbx.example;gr, whose token is an
 //     HMAC of the extension and the instance under a key the Server draws
-//     when it starts: it names neither (§3.2), it is the same for every
-//     registration of the instance until the Server restarts, and nobody
-//     without the key can make one up. After a restart the phone gets a new
-//     one with its next refresh; the old one is answered 480 until then.
+//     in its data folder (gruuKeyFile, made at the first start): it names
+//     neither (§3.2), it is the same for every registration of the
+//     instance, across restarts, and nobody without the key can make one
+//     up. A Server without a data folder draws a key per process.
 //
 // A new request whose Request-URI carries a "gr" parameter is routed to the
 // bindings of that instance only (§5.1): its Request-URI is rewritten to the
@@ -36,6 +41,31 @@ import (
 // Originate rings only that instance's binding (locateCall). A GRUU whose
 // instance has no binding left, or an unknown temporary one, is answered
 // 480 Temporarily Unavailable.
+
+// gruuKeyFile holds, in the data folder, the key of the temporary GRUUs, so
+// that a phone's temporary GRUU still reaches it after a restart.
+const gruuKeyFile = "sip-gruu.key"
+
+// loadGRUUKey reads the key of the temporary GRUUs from dir, or writes key
+// there when there is none yet (the random one newLocation drew).
+func loadGRUUKey(dir string, key *[32]byte) error {
+	path := filepath.Join(dir, gruuKeyFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil && len(b) == len(key):
+		copy(key[:], b)
+		return nil
+	case err == nil:
+		return fmt.Errorf("%s holds %d bytes, want %d; remove it to make a new key", path, len(b), len(key))
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, key[:], 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
 
 // tempGRUUPrefix starts the user part of our temporary GRUUs.
 const tempGRUUPrefix = "tgruu."

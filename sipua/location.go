@@ -110,7 +110,7 @@ type location struct {
 	by    map[string][]*entry  // by extension number
 	temps map[string]gruuOwner // temporary GRUU user part → whose (gruu.go)
 
-	gruuKey [32]byte       // makes temporary GRUUs; random per process
+	gruuKey [32]byte       // makes temporary GRUUs; kept in the data folder (gruuKeyFile)
 	journal *bindingWriter // changes still to write (registrar_persist.go)
 }
 

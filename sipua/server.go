@@ -231,7 +231,8 @@ type Server struct {
 	Codecs []media.Codec
 	// DataDir is the data folder: call recordings are written under it
 	// (RecordingSpec.Path is relative to it). Run repairs the recordings a
-	// crash left unfinished (RepairRecordings).
+	// crash left unfinished (RepairRecordings). The key of the temporary
+	// GRUUs is kept there too (gruuKeyFile).
 	DataDir string
 
 	once       sync.Once
@@ -295,6 +296,11 @@ func (s *Server) init() {
 			s.guard = &auth.Guard{}
 		}
 		s.loc = newLocation()
+		if s.DataDir != "" {
+			if err := loadGRUUKey(s.DataDir, &s.loc.gruuKey); err != nil {
+				s.log.Warn("temporary GRUUs will change at the next start", "err", err)
+			}
+		}
 		s.ready = make(chan struct{})
 		s.dialogs = newDialogTable()
 		s.trunks = newTrunkState()
