@@ -9,9 +9,13 @@ import (
 )
 
 func TestRTCPReports(t *testing.T) {
+	// The sweeper never wakes by itself here: the test sweeps when it is
+	// ready, so that no report goes out early, to the wrong address or
+	// before the last packet, however slow the machine is.
 	relay := NewGoroutineRelay()
 	relay.rtcp.close()
-	relay.rtcp = newRTCPSweeper(20*time.Millisecond, 200*time.Millisecond) // reports every 100-300 ms
+	sw := newRTCPSweeper(time.Hour, 200*time.Millisecond)
+	relay.rtcp = sw
 	t.Cleanup(func() { relay.Close() })
 	ports := newTestPorts(t)
 	pa := newPhone(t)
@@ -49,12 +53,30 @@ func TestRTCPReports(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	sweepBuf := make([]byte, 1500)
+	sweep := func(reportDue bool) {
+		sw.mu.Lock()
+		defer sw.mu.Unlock()
+		if reportDue {
+			a.rc.next = 1
+		}
+		a.sweepRTCP(sweepBuf, nanotime(), sw)
+	}
 	send(0, 0)
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Stats().RTCPIn == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		sweep(false)
+	}
+	sweep(true)
 
 	// Our sender report comes back to where the phone's RTCP came from.
 	var sr *rtcp.SenderReport
 	buf := make([]byte, 1500)
-	for sr == nil {
+	for tries := 0; sr == nil; tries++ {
+		if tries == 5 {
+			t.Fatal("no sender report among 5 reports")
+		}
 		rc.SetReadDeadline(time.Now().Add(2 * time.Second))
 		n, err := rc.Read(buf)
 		if err != nil {
@@ -84,9 +106,10 @@ func TestRTCPReports(t *testing.T) {
 
 	// Answering it gives the round-trip time.
 	send(uint32(sr.NTPTime>>16), 0)
-	deadline := time.Now().Add(2 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for a.Stats().RTT == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
+		sweep(false)
 	}
 	st := a.Stats()
 	if st.RTCPIn != 2 || st.RTCPOut == 0 {
@@ -106,6 +129,7 @@ func TestRTCPReports(t *testing.T) {
 		b, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 1}})
 		other.WriteToUDP(b, rtcpAddr)
 		time.Sleep(100 * time.Millisecond)
+		sweep(false)
 		if a.Stats().RTCPIn != 2 {
 			t.Errorf("RTCP from a stranger counted")
 		}

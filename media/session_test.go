@@ -309,6 +309,9 @@ func TestSessionLatching(t *testing.T) {
 	// A stranger with its own stream cannot take over.
 	stranger := newPhone(t)
 	stranger.sendAudio(a.LocalAddr(), PCMU, make([]int16, 10*FrameSamples), time.Millisecond)
+	for deadline := time.Now().Add(2 * time.Second); a.Stats().Dropped < 3+10 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond) // until the relay has judged all ten
+	}
 	if got := a.Remote(); got != pa.addr() {
 		t.Fatalf("a sends to %v after a stranger's stream, want %v", got, pa.addr())
 	}
@@ -320,6 +323,10 @@ func TestSessionLatching(t *testing.T) {
 	moved := newPhone(t)
 	moved.ssrc, moved.seq, moved.ts = pa.ssrc, pa.seq+3, pa.ts+3*FrameSamples
 	moved.sendAudio(a.LocalAddr(), PCMU, silence, time.Millisecond)
+	// The relay reads them on its own goroutine: give it time on a busy machine.
+	for deadline := time.Now().Add(2 * time.Second); a.Remote() != moved.addr() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if got := a.Remote(); got != moved.addr() {
 		t.Fatalf("a sends to %v after A moved, want %v", got, moved.addr())
 	}

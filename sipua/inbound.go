@@ -135,7 +135,7 @@ func (s *Server) acceptCall(req *sip.Request, tx sip.ServerTransaction, f flow, 
 		}
 	}
 	l.user = info.To.Number
-	l.invite, l.tx, l.lateOffer, l.offer = req, tx, late, offer
+	l.invite, l.tx, l.lateOffer, l.offer = inviteForResponses(req), tx, late, offer
 	l.remoteCSeq = req.CSeq().SeqNo
 	l.localCSeq = rand32()
 
@@ -173,6 +173,22 @@ func (s *Server) acceptCall(req *sip.Request, tx sip.ServerTransaction, f flow, 
 		// final response: the caller is gone.
 		l.end(sb.CauseCancelled, true)
 	}
+}
+
+// inviteForResponses returns the part of an INVITE that its responses copy
+// (sip.NewResponseFromRequest: Record-Route, Via, From, To, Call-ID, CSeq,
+// Timestamp, the transport and the source), with its Request-URI. A leg
+// keeps it for the length of the call instead of the whole request, whose
+// body and other headers it no longer needs.
+func inviteForResponses(req *sip.Request) *sip.Request {
+	r := sip.NewRequest(req.Method, req.Recipient)
+	r.SipVersion = req.SipVersion
+	for _, name := range []string{"Record-Route", "Via", "From", "To", "Call-ID", "CSeq", "Timestamp"} {
+		sip.CopyHeaders(name, req, r)
+	}
+	r.SetTransport(req.Transport())
+	r.SetSource(req.Source())
+	return r
 }
 
 // beginCall counts a new call unless the Server is shutting down.

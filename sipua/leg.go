@@ -69,9 +69,9 @@ type Leg struct {
 	user      string // the user of our Contact
 
 	// Inbound legs only.
-	invite    *sip.Request
-	tx        sip.ServerTransaction
-	final     chan struct{} // closed once the INVITE has its final response
+	invite    *sip.Request          // what of the INVITE its responses need (inviteForResponses)
+	tx        sip.ServerTransaction // the INVITE's, until the ACK (under mu)
+	final     chan struct{}         // closed once the INVITE has its final response
 	finalOnce sync.Once
 	acks      chan *sip.Request
 	cancelled atomic.Bool          // the caller's CANCEL ended the INVITE
@@ -205,8 +205,9 @@ func (l *Leg) Ring(ctx context.Context, earlyMedia bool) error {
 	} else {
 		res = l.response(sip.StatusRinging, "Ringing", nil)
 	}
+	tx := l.tx
 	l.mu.Unlock()
-	return l.tx.Respond(res)
+	return tx.Respond(res)
 }
 
 // Answer answers an inbound leg: 200 OK with our SDP (our offer when the
@@ -244,9 +245,10 @@ func (l *Leg) Answer(ctx context.Context) error {
 	}
 	l.state = legAnswering
 	res := l.response(sip.StatusOK, "OK", body)
+	tx := l.tx
 	l.mu.Unlock()
 	l.finalSent()
-	err = l.tx.Respond(res)
+	err = tx.Respond(res)
 	if l.cancelled.Load() {
 		// The CANCEL's 487 went first (the transaction dropped our 200).
 		l.end(sb.CauseCancelled, true)
@@ -256,12 +258,14 @@ func (l *Leg) Answer(ctx context.Context) error {
 		l.srv.log.Debug("sip respond 200", "call_id", l.callID, "error", err)
 	}
 	l.startTimeout()
-	l.srv.goBackground(func(context.Context) { l.awaitAck(res) })
+	l.srv.goBackground(func(context.Context) { l.awaitAck(tx, res) })
 	return nil
 }
 
-// awaitAck retransmits the 200 until the ACK comes, for 32 s at most.
-func (l *Leg) awaitAck(res *sip.Response) {
+// awaitAck retransmits the 200 until the ACK comes, for 32 s at most. Once
+// it has come, the leg lets go of the INVITE's transaction (the INVITE, the
+// 200): a call that lasts needs neither.
+func (l *Leg) awaitAck(tx sip.ServerTransaction, res *sip.Response) {
 	wait := sip.T1
 	resend := time.NewTimer(wait)
 	defer resend.Stop()
@@ -271,11 +275,11 @@ func (l *Leg) awaitAck(res *sip.Response) {
 	for ack == nil {
 		select {
 		case ack = <-l.acks:
-		case ack = <-l.tx.Acks():
+		case ack = <-tx.Acks():
 		case <-resend.C:
 			// Over TCP and TLS the transport carries the 200 reliably.
 			if l.flow.network == "udp" {
-				l.tx.Respond(res)
+				tx.Respond(res)
 			}
 			wait = min(2*wait, sip.T2)
 			resend.Reset(wait)
@@ -298,6 +302,8 @@ func (l *Leg) awaitAck(res *sip.Response) {
 	if l.state == legAnswering {
 		l.state = legConfirmed
 	}
+	// Only a leg still trying answers its INVITE (Ring, Answer, Hangup).
+	l.tx = nil
 	l.mu.Unlock()
 }
 
@@ -313,15 +319,18 @@ func (l *Leg) Hangup(ctx context.Context, cause sb.HangupCause) error {
 	}
 	l.state = legEnded
 	l.cause, l.byRemote = cause, false
-	var res *sip.Response
+	var (
+		res *sip.Response
+		tx  sip.ServerTransaction
+	)
 	if state == legTrying {
 		code, reason := statusForCause(cause)
-		res = l.response(code, reason, nil)
+		res, tx = l.response(code, reason, nil), l.tx
 	}
 	l.mu.Unlock()
 	if res != nil {
 		l.finalSent()
-		if err := l.tx.Respond(res); err != nil {
+		if err := tx.Respond(res); err != nil {
 			l.srv.log.Debug("sip respond", "call_id", l.callID, "status", res.StatusCode, "error", err)
 		}
 	} else {

@@ -55,7 +55,7 @@ func (s *Server) Originate(ctx context.Context, req sb.OriginateRequest) (sb.Leg
 	if !accepting {
 		return nil, callError(sb.CauseFailed, "The SIP edge is not running.")
 	}
-	o := &origination{s: s, req: req, events: make(chan branchEvent, 16), done: make(chan struct{})}
+	o := &origination{s: s, req: req, leg: new(atomic.Pointer[Leg]), events: make(chan branchEvent, 16), done: make(chan struct{})}
 	if in := s.dialogs.byID(req.CallID); in != nil && in.inbound && !in.isEnded() {
 		o.in = in
 	}
@@ -122,7 +122,7 @@ type origination struct {
 	sess  *media.Session
 	sdp   []byte
 	sdpID uint64
-	leg   atomic.Pointer[Leg] // the answered leg
+	leg   *atomic.Pointer[Leg] // the answered leg
 
 	events chan branchEvent
 	done   chan struct{} // closed when Originate has returned
@@ -201,8 +201,12 @@ func (o *origination) run(ctx context.Context, targets []*branch) (sb.Leg, error
 	if o.events4733() {
 		dtmf = media.DTMFPayloadType
 	}
+	// The session outlives the origination: its callback reaches the leg
+	// through a reference of its own, so that the answered call does not
+	// keep the origination (its INVITEs, offer and event queue).
+	leg := o.leg
 	sess, err := s.newSession(o.trunk, codecs[0], dtmf, netip.AddrPort{}, func() {
-		if l := o.leg.Load(); l != nil {
+		if l := leg.Load(); l != nil {
 			l.onMediaTimeout()
 		}
 	})

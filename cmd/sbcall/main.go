@@ -88,6 +88,7 @@ type config struct {
 	rtpBase    int
 
 	warmup, window time.Duration
+	settle         time.Duration
 
 	// calls
 	calls      int
@@ -133,6 +134,7 @@ func main() {
 	flag.IntVar(&cfg.rtpBase, "rtp-base", 0, "first generator RTP port (0: ports the kernel picks)")
 	flag.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "time before the measured window")
 	flag.DurationVar(&cfg.window, "window", 20*time.Second, "measured window")
+	flag.DurationVar(&cfg.settle, "settle", 0, "calls: after the window, hold the calls (media on) this long more and report the PBX's memory per call again: with 2m30s the runtime's forced GC (every 2 min) has run and sipgo's transactions of the set-up are gone, as in a call center's steady state")
 	flag.IntVar(&cfg.calls, "calls", 200, "calls: concurrent calls")
 	flag.Float64Var(&cfg.cps, "cps", 100, "calls: rate calls are placed and hung up at; rate: the call rate")
 	flag.DurationVar(&cfg.mediaDelay, "media-delay", 200*time.Millisecond, "calls: RTP starts this long after the answer (the PBX bridges after its 200)")

@@ -214,6 +214,11 @@ func (e *env) runCalls() error {
 	lost1 := stats.droppedByPBX.Load()
 	threads1 := procThreads(e.pbx.pid)
 	w := between(s0, s1)
+	var settledRSS uint64
+	if cfg.settle > 0 {
+		time.Sleep(cfg.settle)
+		settledRSS = loadkit.RSS(e.pbx.pid)
+	}
 
 	// Media off, then hang up.
 	for i := range n {
@@ -255,6 +260,10 @@ func (e *env) runCalls() error {
 	fmt.Fprintf(e.out, "PBX CPU          %.3f cores, %.2f µs per relayed packet\n", w.cores(w.pbx), us(w.pbx, relayed))
 	fmt.Fprintf(e.out, "PBX memory       RSS %.1f MB idle with %d registered → %.1f MB with %d calls: %.1f KB per call; threads %d → %d\n",
 		mb(rss0), 2*n, mb(s1.pbxRSS), media.Load(), float64(int64(s1.pbxRSS)-int64(rss0))/1024/float64(max(media.Load(), 1)), threads0, threads1)
+	if cfg.settle > 0 {
+		fmt.Fprintf(e.out, "PBX memory       settled %.0f s after the window: RSS %.1f MB with %d calls: %.1f KB per call\n",
+			cfg.settle.Seconds(), mb(settledRSS), media.Load(), float64(int64(settledRSS)-int64(rss0))/1024/float64(max(media.Load(), 1)))
+	}
 	fmt.Fprintf(e.out, "generator CPU    %.3f cores (RTP thread %.3f)\n", w.cores(w.self), w.cores(w.rtpTh))
 	fmt.Fprintf(e.out, "machine          %s\n", w.cpuLine())
 	fmt.Fprintf(e.out, "hang-up          %d completed, %d BYE failed, %d dropped by the PBX (%d in the window)\n",
