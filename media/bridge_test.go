@@ -107,7 +107,21 @@ func TestCollect(t *testing.T) {
 // recordCall bridges a and b with a recorder into path, has B send a
 // 1 kHz tone and A silence for d in real time, and returns the recorder.
 func recordCall(t *testing.T, path string, d time.Duration) (*Recorder, *Session, *Session) {
-	relay, ports := newTestRelay(t, RelayGoroutine), newTestPorts(t)
+	c := recordCallOn(t, newTestRelay(t, RelayGoroutine), path, d)
+	return c.rec, c.a, c.b
+}
+
+// recordedCall is a call recordCallOn has bridged, recorded and played.
+type recordedCall struct {
+	rec    *Recorder
+	br     *Bridge
+	a, b   *Session // A speaks PCMA, B PCMU
+	pa, pb *phone
+}
+
+// recordCallOn is recordCall on the given relay.
+func recordCallOn(t *testing.T, relay Relay, path string, d time.Duration) recordedCall {
+	ports := newTestPorts(t)
 	pa, pb := newPhone(t), newPhone(t)
 	a := newTestSession(t, relay, ports, testLeg{remote: pa.addr(), codec: PCMA})
 	b := newTestSession(t, relay, ports, testLeg{remote: pb.addr(), codec: PCMU})
@@ -129,7 +143,7 @@ func recordCall(t *testing.T, path string, d time.Duration) (*Recorder, *Session
 	wg.Go(func() { pa.sendAudio(a.LocalAddr(), PCMA, make([]int16, samplesIn(d)), 20*time.Millisecond) })
 	pb.sendAudio(b.LocalAddr(), PCMU, tone(1000, d), 20*time.Millisecond)
 	wg.Wait()
-	return rec, a, b
+	return recordedCall{rec: rec, br: br, a: a, b: b, pa: pa, pb: pb}
 }
 
 func TestRecordingIsStereoWithEachPartyOnItsChannel(t *testing.T) {

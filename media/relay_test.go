@@ -5,14 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 )
 
-// newProductRelay returns the relay cmd/switchboard runs by default on
-// Linux: one epoll worker, 1 ms coalescing, connected sockets.
-func newProductRelay(t testing.TB) Relay {
+// newConnectedRelay returns the epoll relay as cmd/switchboard runs it on
+// Linux (one worker, 1 ms coalescing), with connected sockets on top.
+func newConnectedRelay(t testing.TB) Relay {
 	t.Helper()
 	if runtime.GOMAXPROCS(0) < 2 {
 		prev := runtime.GOMAXPROCS(2)
@@ -26,32 +25,16 @@ func newProductRelay(t testing.TB) Relay {
 	return r
 }
 
-// TestProductRelay runs what a call does on the product's relay: a
-// bridged, transcoded and recorded call whose sockets connect once the
-// phones are latched; a prompt and digits played into a connected session.
-func TestProductRelay(t *testing.T) {
+// TestConnectedRelay runs what a call does on the epoll relay with
+// connected sockets (RelayConfig.Connect, which the product leaves off so
+// that latching follows a moved NAT binding at once): a bridged,
+// transcoded and recorded call whose sockets connect once the phones are
+// latched; a prompt and digits played into a connected session.
+func TestConnectedRelay(t *testing.T) {
 	t.Run("recorded call", func(t *testing.T) {
-		relay, ports := newProductRelay(t), newTestPorts(t)
-		pa, pb := newPhone(t), newPhone(t)
-		a := newTestSession(t, relay, ports, testLeg{remote: pa.addr(), codec: PCMA})
-		b := newTestSession(t, relay, ports, testLeg{remote: pb.addr(), codec: PCMU})
 		path := filepath.Join(t.TempDir(), "call.wav")
-		w, err := CreateWAV(path, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := NewRecorder(w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		br, err := NewBridge(a, b, BridgeConfig{Recorder: rec})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		wg.Go(func() { pa.sendAudio(a.LocalAddr(), PCMA, make([]int16, samplesIn(time.Second)), 20*time.Millisecond) })
-		pb.sendAudio(b.LocalAddr(), PCMU, tone(1000, time.Second), 20*time.Millisecond)
-		wg.Wait()
+		c := recordCallOn(t, newConnectedRelay(t), path, time.Second)
+		rec, br, a, b, pa := c.rec, c.br, c.a, c.b, c.pa
 		heard := pa.recvN(50, 200*time.Millisecond)
 		br.Close()
 		if err := rec.Close(); err != nil {
@@ -84,7 +67,7 @@ func TestProductRelay(t *testing.T) {
 	})
 
 	t.Run("prompt and digits", func(t *testing.T) {
-		relay, ports := newProductRelay(t), newTestPorts(t)
+		relay, ports := newConnectedRelay(t), newTestPorts(t)
 		pa := newPhone(t)
 		a := newTestSession(t, relay, ports, testLeg{remote: pa.addr(), codec: PCMA, dtmf: 101})
 		pa.sendAudio(a.LocalAddr(), PCMA, make([]int16, 5*FrameSamples), time.Millisecond)

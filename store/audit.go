@@ -155,16 +155,22 @@ func (db *DB) ListAudit(ctx context.Context, actor *sb.Actor, q sb.ListQuery) (s
 // auditTenants returns the IDs of the companies that have audit entries
 // (0 for entries of no company), in order.
 func (db *DB) auditTenants(ctx context.Context) ([]int64, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT tenant_id FROM audit_counts ORDER BY tenant_id")
+	return db.ids(ctx, "SELECT tenant_id FROM audit_counts ORDER BY tenant_id", "companies with audit entries")
+}
+
+// ids runs a query of one integer column and returns its values; what
+// names them in the error.
+func (db *DB) ids(ctx context.Context, query, what string) ([]int64, error) {
+	rows, err := db.r.QueryContext(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("list companies with audit entries: %w", err)
+		return nil, fmt.Errorf("list %s: %w", what, err)
 	}
 	defer rows.Close()
 	var ids []int64
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("scan company: %w", err)
+			return nil, fmt.Errorf("scan %s: %w", what, err)
 		}
 		ids = append(ids, id)
 	}

@@ -565,20 +565,7 @@ func (db *DB) cdrTotal(ctx context.Context, actor *sb.Actor) (int, error) {
 
 // cdrTenants returns the IDs of the companies that have call records.
 func (db *DB) cdrTenants(ctx context.Context) ([]int64, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT DISTINCT tenant_id FROM call_record_counts ORDER BY tenant_id")
-	if err != nil {
-		return nil, fmt.Errorf("list companies with call records: %w", err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("scan company: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return db.ids(ctx, "SELECT DISTINCT tenant_id FROM call_record_counts ORDER BY tenant_id", "companies with call records")
 }
 
 // isDigits reports whether s is a number typed as digits only.

@@ -40,19 +40,6 @@ import (
 
 const benchCDRRowsEnv = "SWITCHBOARD_BENCH_CDR_ROWS"
 
-func benchCDRRows(b *testing.B) int {
-	b.Helper()
-	v := os.Getenv(benchCDRRowsEnv)
-	if v == "" {
-		return 20000
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1000 {
-		b.Fatalf("$%s must be a number of rows of at least 1000, not %q", benchCDRRowsEnv, v)
-	}
-	return n
-}
-
 // benchCDREnd is the end of the seeded calls: they are spread over the 90
 // days before it, so the last day, "today" of the benchmark, is a whole day.
 var benchCDREnd = time.Date(2026, 4, 1, 0, 0, 0, 0, time.Local)
@@ -523,7 +510,7 @@ type cdrCase struct {
 }
 
 func BenchmarkCallRecordList(b *testing.B) {
-	n := benchCDRRows(b)
+	n := benchRows(b, benchCDRRowsEnv)
 	only := map[string]bool{}
 	for _, c := range strings.Split(os.Getenv("SWITCHBOARD_BENCH_CDR_CASES"), ",") {
 		if c != "" {

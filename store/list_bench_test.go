@@ -32,15 +32,17 @@ import (
 // list benchmarks seed.
 const benchRowsEnv = "SWITCHBOARD_BENCH_ROWS"
 
-func benchRows(b *testing.B) int {
+// benchRows returns the number of rows a benchmark seeds, from the
+// environment variable env: 20,000 when unset, at least 1,000.
+func benchRows(b *testing.B, env string) int {
 	b.Helper()
-	v := os.Getenv(benchRowsEnv)
+	v := os.Getenv(env)
 	if v == "" {
 		return 20000
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1000 {
-		b.Fatalf("$%s must be a number of rows of at least 1000, not %q", benchRowsEnv, v)
+		b.Fatalf("$%s must be a number of rows of at least 1000, not %q", env, v)
 	}
 	return n
 }
@@ -215,7 +217,7 @@ func medianMS(b *testing.B, op func() error) {
 }
 
 func BenchmarkAuditList(b *testing.B) {
-	n := benchRows(b)
+	n := benchRows(b, benchRowsEnv)
 	for _, engine := range sbtest.Engines() {
 		b.Run(engine, func(b *testing.B) {
 			dsn := sbtest.NewDSN(b, engine)

@@ -168,11 +168,7 @@ func (g *rtpEngine) start(pin int) {
 
 func (g *rtpEngine) run(pin int, ready chan struct{}) {
 	defer close(g.done)
-	runtime.LockOSThread()
-	g.tid.Store(int32(syscall.Gettid()))
-	if pin >= 0 {
-		loadkit.SetAffinity(0, pin)
-	}
+	g.tid.Store(int32(loadkit.LockThread(pin)))
 	close(ready)
 
 	var (
@@ -208,8 +204,7 @@ func (g *rtpEngine) run(pin int, ready chan struct{}) {
 			}
 			copy(pkt[12:16], tag[:])
 			binary.BigEndian.PutUint32(pkt[16:], uint32(idx))
-			if _, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(st.fd), uintptr(unsafe.Pointer(&pkt[0])), uintptr(len(pkt)),
-				0, uintptr(unsafe.Pointer(&st.to)), syscall.SizeofSockaddrInet4); e == 0 {
+			if loadkit.SendTo(st.fd, pkt[:], &st.to) {
 				st.sent.Add(1)
 				g.sent[idx&1].Add(1)
 			}

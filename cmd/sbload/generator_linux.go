@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/binary"
 	"net/netip"
-	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -88,11 +87,7 @@ func (g *generator) start(calls []callMedia, pin int) {
 
 func (g *generator) run(pin int, ready chan struct{}) {
 	defer close(g.done)
-	runtime.LockOSThread()
-	g.tid.Store(int32(syscall.Gettid()))
-	if pin >= 0 {
-		loadkit.SetAffinity(0, pin)
-	}
+	g.tid.Store(int32(loadkit.LockThread(pin)))
 	close(ready)
 
 	var (
@@ -120,8 +115,7 @@ func (g *generator) run(pin int, ready chan struct{}) {
 					pkt[i] = st.fill
 				}
 			}
-			if _, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(st.fd), uintptr(unsafe.Pointer(&pkt[0])), uintptr(len(pkt)),
-				0, uintptr(unsafe.Pointer(&st.to)), syscall.SizeofSockaddrInet4); e == 0 {
+			if loadkit.SendTo(st.fd, pkt[:], &st.to) {
 				g.sent.Add(1)
 			}
 			st.seq++

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -146,6 +147,26 @@ func SetAffinity(tid, cpu int) error {
 		return fmt.Errorf("pin thread %d to cpu %d: %w", tid, cpu, e)
 	}
 	return nil
+}
+
+// LockThread locks the calling goroutine to its OS thread, pins that
+// thread to cpu when cpu ≥ 0, and returns its thread ID: a generator's
+// raw system calls then run on a thread the Go scheduler never hands on.
+func LockThread(cpu int) (tid int) {
+	runtime.LockOSThread()
+	if cpu >= 0 {
+		SetAffinity(0, cpu)
+	}
+	return syscall.Gettid()
+}
+
+// SendTo sends b to to from the non-blocking socket fd with a raw
+// sendto(2), which the Go scheduler does not see; it reports whether the
+// kernel took the datagram.
+func SendTo(fd int, b []byte, to *syscall.RawSockaddrInet4) bool {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+		0, uintptr(unsafe.Pointer(to)), syscall.SizeofSockaddrInet4)
+	return e == 0
 }
 
 // PinProcess pins every thread of this process to cpu; threads made later
