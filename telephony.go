@@ -135,11 +135,19 @@ type Originator interface {
 	Originate(ctx context.Context, req OriginateRequest) (Leg, error)
 }
 
-// Bridge connects the media of two answered legs both ways, optionally
-// recording them (each party on its own channel), and blocks until one of
-// them ends or ctx ends. It does not hang either leg up.
+// Bridger connects the media of two answered legs both ways, optionally
+// recording them (each party on its own channel), until one of them ends or
+// ctx ends. It does not hang either leg up.
+//
+// BridgeThen returns at once and calls then, on a goroutine of its own, once
+// the bridge has ended (its recording finished), with the error Bridge would
+// return. No goroutine waits while the legs talk, which is where a call
+// centre's calls spend their time: a call flow that ends in a bridge hands
+// the rest of the call to then and lets its goroutine go. Bridge blocks
+// instead, for flows that go on after the bridge.
 type Bridger interface {
 	Bridge(ctx context.Context, a, b Leg, rec *RecordingSpec) error
+	BridgeThen(ctx context.Context, a, b Leg, rec *RecordingSpec, then func(error))
 	// PlayTone plays a tone to a leg until ctx ends or the leg ends.
 	PlayTone(ctx context.Context, leg Leg, tone Tone) error
 }

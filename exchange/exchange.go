@@ -62,6 +62,7 @@ type call struct {
 	state   string // ringing, talking
 	legs    []sb.Leg
 	killed  bool // hung up from the web
+	bridged bool // handed to a bridge, whose continuation ends the call; set and read by the flow's goroutine
 	started time.Time
 }
 

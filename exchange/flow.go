@@ -12,11 +12,13 @@ import (
 )
 
 // HandleCall runs the call of an inbound leg (a phone or a trunk calling the
-// PBX) to its end and writes its call record. It blocks until the call is
-// over; the SIP edge calls it in the leg's own goroutine.
+// PBX) and writes its call record when it is over. The SIP edge calls it in
+// the leg's own goroutine. It returns when the call is over, or once the
+// call is answered and bridged: the bridge's continuation (talk) then ends
+// the call, so that no goroutine waits while the parties talk. Wait waits
+// for both.
 func (x *Exchange) HandleCall(ctx context.Context, in sb.Leg) {
 	x.wg.Add(1)
-	defer x.wg.Done()
 	info := in.Info()
 	start := x.now()
 	c := &call{started: start, state: "ringing", rec: sb.CallRecord{TenantID: info.TenantID, CallID: info.ID, StartTime: start,
@@ -24,8 +26,9 @@ func (x *Exchange) HandleCall(ctx context.Context, in sb.Leg) {
 	c.addLeg(in)
 	x.register(c)
 	defer func() {
-		x.unregister(c)
-		x.finish(ctx, c)
+		if !c.bridged {
+			x.end(c)
+		}
 	}()
 	log := x.log().With("call_id", info.ID, "from", info.From.Number, "to", info.To.Number)
 	snap := x.Config.Snapshot()
@@ -212,8 +215,10 @@ func (x *Exchange) unanswered(ctx context.Context, c *call, in sb.Leg, err error
 	c.mu.Unlock()
 }
 
-// talk answers the caller, bridges both legs (recording them when asked)
-// until one side hangs up or the talk-time limit passes, then ends the other.
+// talk answers the caller and bridges both legs (recording them when asked)
+// until one side hangs up or the talk-time limit passes; the bridge's
+// continuation then ends the other side and the call (hangUpBridged, end).
+// The flow's goroutine returns as soon as the bridge is up.
 func (x *Exchange) talk(ctx context.Context, c *call, in, out sb.Leg, record bool, limit time.Duration) {
 	if err := in.Answer(ctx); err != nil {
 		out.Hangup(ctx, sb.CauseFailed)
@@ -234,9 +239,18 @@ func (x *Exchange) talk(ctx context.Context, c *call, in, out sb.Leg, record boo
 	if limit > 0 {
 		talkCtx, cancel = context.WithTimeout(ctx, limit)
 	}
-	err := x.Media.Bridge(talkCtx, in, out, spec)
-	limited := errors.Is(talkCtx.Err(), context.DeadlineExceeded)
-	cancel()
+	c.bridged = true
+	x.Media.BridgeThen(talkCtx, in, out, spec, func(err error) {
+		defer x.end(c)
+		limited := errors.Is(talkCtx.Err(), context.DeadlineExceeded)
+		cancel()
+		x.hangUpBridged(ctx, c, in, out, err, limited)
+	})
+}
+
+// hangUpBridged ends a bridged call once its bridge has ended: it hangs up
+// the side still up and notes who hung up and why.
+func (x *Exchange) hangUpBridged(ctx context.Context, c *call, in, out sb.Leg, err error, limited bool) {
 	if err != nil && !limited && ctx.Err() == nil {
 		x.log().Warn("bridge ended with an error", "call_id", c.rec.CallID, "err", err)
 	}
@@ -274,9 +288,16 @@ func (x *Exchange) talk(ctx context.Context, c *call, in, out sb.Leg, record boo
 	c.mu.Unlock()
 }
 
+// end ends a call: it leaves the live calls and its record is written.
+func (x *Exchange) end(c *call) {
+	defer x.wg.Done()
+	x.unregister(c)
+	x.finish(c)
+}
+
 // finish completes and writes the call record. It uses a fresh context so
 // that a record is written even when the call's context was cancelled.
-func (x *Exchange) finish(_ context.Context, c *call) {
+func (x *Exchange) finish(c *call) {
 	c.mu.Lock()
 	rec := c.rec
 	c.mu.Unlock()

@@ -100,11 +100,15 @@ func newRig(t *testing.T, script map[string]sbtest.FakeAnswer) *rig {
 }
 
 // call starts a call from a phone (ext != "") or a trunk and returns its
-// inbound leg and a channel closed when HandleCall returned.
+// inbound leg and a channel closed when the call has ended.
 func (r *rig) call(ext string, trunk int64, from, to string) (*sbtest.FakeLeg, chan struct{}) {
 	leg := sbtest.NewFakeLeg(sb.LegInfo{ID: "call-" + from + "-" + to, TenantID: 1, From: sb.Party{Number: from}, To: sb.Party{Number: to}, Extension: ext, TrunkID: trunk, Trunk: map[int64]string{1: "telecom"}[trunk]})
 	done := make(chan struct{})
-	go func() { r.x.HandleCall(context.Background(), leg); close(done) }()
+	go func() {
+		r.x.HandleCall(context.Background(), leg)
+		r.x.Wait() // a bridged call ends after HandleCall returns
+		close(done)
+	}()
 	return leg, done
 }
 
@@ -224,7 +228,9 @@ func TestTalkTimeLimit(t *testing.T) {
 	out := sbtest.NewFakeLeg(sb.LegInfo{ID: "limit-out"})
 	c := &call{rec: sb.CallRecord{CallID: "limit", StartTime: time.Now()}}
 	start := time.Now()
+	r.x.wg.Add(1) // as HandleCall does: the bridge's continuation ends the call
 	r.x.talk(context.Background(), c, in, out, false, 50*time.Millisecond)
+	r.x.Wait()
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("the limit did not end the call (%v)", d)
 	}

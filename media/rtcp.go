@@ -1,7 +1,7 @@
 package media
 
 import (
-	"fmt"
+	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -213,46 +213,40 @@ func (s *Session) sendRTCP(now int64) {
 	if packetsOut == 0 && packetsIn == 0 {
 		return // nothing to report yet
 	}
-	var reports []rtcp.ReceptionReport
+	var rr *reportBlock
+	var block reportBlock
 	if packetsIn > 0 {
 		ext := s.rxExt.Load()
 		expected := ext - s.rxBase.Load() + 1
 		received := uint32(packetsIn)
-		rr := rtcp.ReceptionReport{
-			SSRC:               s.rxSSRC.Load(),
-			TotalLost:          uint32(min(s.lost.Load(), 0x7FFFFF)),
-			LastSequenceNumber: ext,
-			Jitter:             s.rxJitter.Load() >> 4,
+		block = reportBlock{
+			ssrc:    s.rxSSRC.Load(),
+			lost:    uint32(min(s.lost.Load(), 0x7FFFFF)),
+			highest: ext,
+			jitter:  s.rxJitter.Load() >> 4,
 		}
 		// §6.4.1 and A.3: the fraction of the packets expected since the
 		// last report that did not arrive.
 		expInt, recvInt := expected-s.rc.prior.expected, received-s.rc.prior.received
 		if lostInt := int64(expInt) - int64(recvInt); expInt > 0 && lostInt > 0 {
-			rr.FractionLost = uint8(min(lostInt<<8/int64(expInt), 255))
+			block.fraction = uint8(min(lostInt<<8/int64(expInt), 255))
 		}
 		s.rc.prior.expected, s.rc.prior.received = expected, received
 		if s.rc.lastSR != 0 {
-			rr.LastSenderReport = s.rc.lastSR
-			rr.Delay = uint32((now - s.rc.srAt) << 16 / int64(time.Second))
+			block.lsr = s.rc.lastSR
+			block.dlsr = uint32((now - s.rc.srAt) << 16 / int64(time.Second))
 		}
-		reports = []rtcp.ReceptionReport{rr}
+		rr = &block
 	}
-	var report rtcp.Packet = &rtcp.ReceiverReport{SSRC: ssrc, Reports: reports}
+	var buf [rtcpReportMax]byte
+	var b []byte
 	if packetsOut > s.rc.prior.packetsOut {
-		report = &rtcp.SenderReport{
-			SSRC:        ssrc,
-			NTPTime:     ntpTime(wallTime(now)),
-			RTPTime:     clock,
-			PacketCount: uint32(packetsOut),
-			OctetCount:  uint32(bytesOut - 12*packetsOut), // payload octets: our headers have no CSRCs
-			Reports:     reports,
-		}
+		b = appendSenderReport(buf[:0], ssrc, ntpTime(wallTime(now)), clock, uint32(packetsOut), uint32(bytesOut-12*packetsOut), rr) // payload octets: our headers have no CSRCs
+	} else {
+		b = appendReceiverReport(buf[:0], ssrc, rr)
 	}
 	s.rc.prior.packetsOut = packetsOut
-	b, err := rtcp.Marshal([]rtcp.Packet{report, rtcp.NewCNAMESourceDescription(ssrc, fmt.Sprintf("%08x@switchboard", ssrc))})
-	if err != nil {
-		return
-	}
+	b = appendCNAME(b, ssrc)
 	to := s.rc.peer
 	if !to.IsValid() {
 		to = netip.AddrPortFrom(remote.Addr(), remote.Port()+1) // RFC 3550 §11
@@ -264,6 +258,87 @@ func (s *Session) sendRTCP(now int64) {
 	s.rc.mu.Lock()
 	s.rc.out++
 	s.rc.mu.Unlock()
+}
+
+// rtcpReportMax is the size of the compound report sendRTCP builds at
+// most: a sender report with one report block (52 bytes) and the SDES
+// CNAME (32 bytes). It is built in a buffer on the stack: at a thousand
+// calls the reports, built on the heap, were a quarter of the PBX's garbage.
+const rtcpReportMax = 52 + 32
+
+// reportBlock is an RTCP report block (RFC 3550 §6.4.1).
+type reportBlock struct {
+	ssrc     uint32
+	fraction uint8
+	lost     uint32 // cumulative, 24 bits
+	highest  uint32 // extended highest sequence number received
+	jitter   uint32
+	lsr      uint32
+	dlsr     uint32
+}
+
+// appendRTCPHeader appends an RTCP header: version 2, no padding, count
+// (reception reports or SDES chunks), packet type and the length in 32-bit
+// words minus one.
+func appendRTCPHeader(b []byte, count int, pt byte, words int) []byte {
+	return append(b, 0x80|byte(count), pt, byte(words>>8), byte(words))
+}
+
+// appendBlock appends rr, when there is one.
+func appendBlock(b []byte, rr *reportBlock) []byte {
+	if rr == nil {
+		return b
+	}
+	b = binary.BigEndian.AppendUint32(b, rr.ssrc)
+	b = binary.BigEndian.AppendUint32(b, uint32(rr.fraction)<<24|rr.lost&0xFFFFFF)
+	b = binary.BigEndian.AppendUint32(b, rr.highest)
+	b = binary.BigEndian.AppendUint32(b, rr.jitter)
+	b = binary.BigEndian.AppendUint32(b, rr.lsr)
+	return binary.BigEndian.AppendUint32(b, rr.dlsr)
+}
+
+// blocks is the number of report blocks rr makes.
+func blocks(rr *reportBlock) int {
+	if rr == nil {
+		return 0
+	}
+	return 1
+}
+
+// appendSenderReport appends a sender report (PT 200).
+func appendSenderReport(b []byte, ssrc uint32, ntp uint64, rtpTime, packets, octets uint32, rr *reportBlock) []byte {
+	n := blocks(rr)
+	b = appendRTCPHeader(b, n, 200, 6+6*n)
+	b = binary.BigEndian.AppendUint32(b, ssrc)
+	b = binary.BigEndian.AppendUint64(b, ntp)
+	b = binary.BigEndian.AppendUint32(b, rtpTime)
+	b = binary.BigEndian.AppendUint32(b, packets)
+	b = binary.BigEndian.AppendUint32(b, octets)
+	return appendBlock(b, rr)
+}
+
+// appendReceiverReport appends a receiver report (PT 201).
+func appendReceiverReport(b []byte, ssrc uint32, rr *reportBlock) []byte {
+	n := blocks(rr)
+	b = appendRTCPHeader(b, n, 201, 1+6*n)
+	b = binary.BigEndian.AppendUint32(b, ssrc)
+	return appendBlock(b, rr)
+}
+
+// appendCNAME appends an SDES packet (PT 202) with one chunk: ssrc and its
+// CNAME "%08x@switchboard" (20 octets), ended by a null octet and padded
+// with nulls to a 32-bit boundary (§6.5).
+func appendCNAME(b []byte, ssrc uint32) []byte {
+	const suffix = "@switchboard"
+	const hex = "0123456789abcdef"
+	b = appendRTCPHeader(b, 1, 202, 7) // 4 SSRC + 2 item header + 20 + 2 nulls = 28 octets
+	b = binary.BigEndian.AppendUint32(b, ssrc)
+	b = append(b, 1, 8+byte(len(suffix))) // CNAME
+	for shift := 28; shift >= 0; shift -= 4 {
+		b = append(b, hex[ssrc>>shift&0xF])
+	}
+	b = append(b, suffix...)
+	return append(b, 0, 0)
 }
 
 // ntpEpochOffset is the number of seconds from 1900 (NTP) to 1970 (Unix).

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"net"
 	"testing"
 	"time"
@@ -187,4 +188,41 @@ func BenchmarkRTCP(b *testing.B) {
 			a.sendRTCP(nanotime())
 		}
 	})
+}
+
+// The reports sendRTCP builds on the stack are byte for byte what pion's
+// encoder makes of the same reports, and pion reads them back.
+func TestRTCPEncoding(t *testing.T) {
+	const ssrc = 0x0a1b2c3d
+	block := reportBlock{ssrc: 0xdeadbeef, fraction: 25, lost: 0x123456, highest: 0x00017fff, jitter: 77, lsr: 0x11223344, dlsr: 65536}
+	pionBlock := rtcp.ReceptionReport{SSRC: 0xdeadbeef, FractionLost: 25, TotalLost: 0x123456, LastSequenceNumber: 0x00017fff, Jitter: 77, LastSenderReport: 0x11223344, Delay: 65536}
+	cname := rtcp.NewCNAMESourceDescription(ssrc, "0a1b2c3d@switchboard")
+	for _, tc := range []struct {
+		name string
+		ours []byte
+		pion rtcp.Packet
+	}{
+		{"sender report with a block", appendSenderReport(nil, ssrc, 0xe1e2e3e4e5e6e7e8, 160000, 5000, 800000, &block),
+			&rtcp.SenderReport{SSRC: ssrc, NTPTime: 0xe1e2e3e4e5e6e7e8, RTPTime: 160000, PacketCount: 5000, OctetCount: 800000, Reports: []rtcp.ReceptionReport{pionBlock}}},
+		{"sender report alone", appendSenderReport(nil, ssrc, 1, 2, 3, 4, nil),
+			&rtcp.SenderReport{SSRC: ssrc, NTPTime: 1, RTPTime: 2, PacketCount: 3, OctetCount: 4}},
+		{"receiver report with a block", appendReceiverReport(nil, ssrc, &block),
+			&rtcp.ReceiverReport{SSRC: ssrc, Reports: []rtcp.ReceptionReport{pionBlock}}},
+		{"receiver report alone", appendReceiverReport(nil, ssrc, nil), &rtcp.ReceiverReport{SSRC: ssrc}},
+	} {
+		want, err := rtcp.Marshal([]rtcp.Packet{tc.pion, cname})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendCNAME(tc.ours, ssrc)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s:\n got %x\nwant %x", tc.name, got, want)
+		}
+		if len(got) > rtcpReportMax {
+			t.Errorf("%s: %d bytes, more than the %d of the buffer", tc.name, len(got), rtcpReportMax)
+		}
+		if _, err := rtcp.Unmarshal(got); err != nil {
+			t.Errorf("%s: pion cannot read it: %v", tc.name, err)
+		}
+	}
 }

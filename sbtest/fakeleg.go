@@ -207,6 +207,11 @@ func (b *FakeBridger) Bridge(ctx context.Context, x, y sb.Leg, rec *sb.Recording
 	return nil
 }
 
+// BridgeThen runs Bridge on a goroutine and then then.
+func (b *FakeBridger) BridgeThen(ctx context.Context, x, y sb.Leg, rec *sb.RecordingSpec, then func(error)) {
+	go func() { then(b.Bridge(ctx, x, y, rec)) }()
+}
+
 func (b *FakeBridger) PlayTone(ctx context.Context, leg sb.Leg, tone sb.Tone) error {
 	select {
 	case <-leg.Done():

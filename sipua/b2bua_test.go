@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +60,11 @@ func TestCallBetweenExtensions(t *testing.T) {
 			}
 			flowRTP(t, out, in, 25)
 			flowRTP(t, in, out, 25)
+			// Talking, the call keeps no goroutine waiting: the exchange's
+			// flow handed it to BridgeThen and returned.
+			if n := goroutinesIn(t, "switchboard/sipua.(*Server).runCall"); n != 0 {
+				t.Errorf("%d goroutines still run a call flow while the call talks", n)
+			}
 			si, so := in.Stats(), out.Stats()
 			if media.ToneSeconds(si.Samples, 1000) < 0.4 || media.ToneSeconds(so.Samples, 1000) < 0.4 {
 				t.Errorf("tone heard: callee %.2f s, caller %.2f s; want 0.4 s or more",
@@ -108,6 +115,22 @@ func TestCallBetweenExtensions(t *testing.T) {
 			eventually(t, "legs released", func() bool { return p.Legs() == 0 })
 		})
 	}
+}
+
+// goroutinesIn counts the goroutines that have fn on their stack.
+func goroutinesIn(t testing.TB, fn string) int {
+	t.Helper()
+	var b bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 2); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, g := range strings.Split(b.String(), "\n\n") {
+		if strings.Contains(g, fn+"(") {
+			n++
+		}
+	}
+	return n
 }
 
 func readStereo(t testing.TB, path string) ([]int16, []int16) {
@@ -584,4 +607,120 @@ func onRelay(t testing.TB, mode media.RelayMode) func(*sipua.Server) {
 	}
 	t.Cleanup(func() { r.Close() })
 	return func(s *sipua.Server) { s.Relay = r }
+}
+
+// TestBridgeThen: a call flow hands an answered call to BridgeThen and
+// returns; the bridge's continuation runs when the bridge's context ends
+// (a talk-time limit), with both legs still up, or when a side hangs up,
+// and a bridge of a leg that has already ended calls it at once with an
+// error.
+func TestBridgeThen(t *testing.T) {
+	type ending struct {
+		err             error
+		after           time.Duration
+		inUp, outUp     bool
+		handlerReturned bool
+	}
+	for _, tc := range []struct {
+		name   string
+		limit  time.Duration
+		hangup string // who hangs up: "callee", or "" for the limit
+	}{
+		{"talk-time limit", 300 * time.Millisecond, ""},
+		{"callee hangs up", 0, "callee"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ends := make(chan ending, 1)
+			var srv *sipua.Server
+			p := startPBX(t, pbxConfig(), func(s *sipua.Server) {
+				srv = s
+				s.Calls = handlerFunc(func(ctx context.Context, in sb.Leg) {
+					out, err := srv.Originate(ctx, sb.OriginateRequest{CallID: in.Info().ID, TenantID: 1, From: in.Info().From, Extension: "1002", Timeout: wait,
+						OnProgress: func(sb.Progress) { in.Ring(ctx, false) }})
+					if err != nil {
+						return
+					}
+					if err := in.Answer(ctx); err != nil {
+						out.Hangup(ctx, sb.CauseFailed)
+						return
+					}
+					bctx, cancel := ctx, context.CancelFunc(func() {})
+					if tc.limit > 0 {
+						bctx, cancel = context.WithTimeout(ctx, tc.limit)
+					}
+					var returned atomic.Bool
+					start := time.Now()
+					srv.BridgeThen(bctx, in, out, nil, func(err error) {
+						cancel()
+						ends <- ending{err: err, after: time.Since(start), inUp: !isClosed(in.Done()), outUp: !isClosed(out.Done()), handlerReturned: returned.Load()}
+						in.Hangup(ctx, sb.CauseTimeLimit)
+						out.Hangup(ctx, sb.CauseTimeLimit)
+					})
+					returned.Store(true)
+				})
+			})
+			a, b := p.registered(t, "1001"), p.registered(t, "1002")
+			out, in := answered(t, a, b, "1002")
+			flowRTP(t, out, in, 10)
+			if tc.hangup == "callee" {
+				if res, err := in.Bye(ctxFor(t)); err != nil || res.StatusCode != 200 {
+					t.Fatalf("BYE: %v %v", res, err)
+				}
+			}
+			var e ending
+			select {
+			case e = <-ends:
+			case <-time.After(wait):
+				t.Fatal("the continuation did not run")
+			}
+			if e.err != nil || !e.handlerReturned || !e.inUp {
+				t.Errorf("continuation: %+v; want no error, after the handler returned, the caller's leg up", e)
+			}
+			if tc.limit > 0 && (e.after < tc.limit || !e.outUp) {
+				t.Errorf("continuation after %v with the callee's leg up %v; want after %v, up", e.after, e.outUp, tc.limit)
+			}
+			if tc.hangup == "callee" && e.outUp {
+				t.Errorf("continuation with the callee's leg still up")
+			}
+			ended(t, out, "caller")
+			if tc.hangup == "" {
+				ended(t, in, "callee")
+			}
+			eventually(t, "legs released", func() bool { return p.Legs() == 0 })
+		})
+	}
+
+	t.Run("leg already ended", func(t *testing.T) {
+		ends := make(chan error, 1)
+		var srv *sipua.Server
+		p := startPBX(t, pbxConfig(), func(s *sipua.Server) {
+			srv = s
+			s.Calls = handlerFunc(func(ctx context.Context, in sb.Leg) {
+				in.Hangup(ctx, sb.CauseBusy)
+				srv.BridgeThen(ctx, in, in, nil, func(err error) { ends <- err })
+			})
+		})
+		a := p.registered(t, "1001")
+		out, _ := a.Dial("1002", sbtest.CallOptions{})
+		if res, err := out.WaitFinal(ctxFor(t)); err != nil || res.StatusCode != sip.StatusBusyHere {
+			t.Errorf("call answered %v %v, want 486", res, err)
+		}
+		select {
+		case err := <-ends:
+			if err == nil {
+				t.Error("bridging an ended leg: no error")
+			}
+		case <-time.After(wait):
+			t.Fatal("the continuation did not run")
+		}
+	})
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }

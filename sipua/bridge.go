@@ -10,7 +10,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"sync"
 
 	sb "switchboard"
 	"switchboard/media"
@@ -66,14 +68,51 @@ func legOf(l sb.Leg) (*Leg, error) {
 // that RepairRecordings mends it after a crash (the recorder rewrites the
 // WAV header every second, so a crash loses about a second).
 func (s *Server) Bridge(ctx context.Context, a, b sb.Leg, rec *sb.RecordingSpec) error {
+	ended := make(chan error, 1)
+	s.BridgeThen(ctx, a, b, rec, func(err error) { ended <- err })
+	return <-ended
+}
+
+// BridgeThen bridges like Bridge but returns at once, and calls then on a
+// goroutine of its own once the bridge has ended and its recording is
+// finished (switchboard.Bridger). While the legs talk nothing waits on a
+// goroutine: the legs' ends and ctx's end call the bridge's stop. A leg
+// handed to BridgeThen is no longer hung up when its call handler returns
+// (runCall): then owns it.
+//
+// The Server's shutdown waits for then as for a call handler, so BridgeThen
+// must be called while one runs (from a call flow).
+func (s *Server) BridgeThen(ctx context.Context, a, b sb.Leg, rec *sb.RecordingSpec, then func(error)) {
+	s.calls.Add(1)
+	after := func(err error) {
+		defer s.calls.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("bridge continuation panic", "panic", r, "stack", string(debug.Stack()))
+				for _, l := range []sb.Leg{a, b} {
+					l.Hangup(context.Background(), sb.CauseFailed)
+				}
+			}
+		}()
+		then(err)
+	}
 	la, err := legOf(a)
-	if err != nil {
-		return err
+	if err == nil {
+		var lb *Leg
+		if lb, err = legOf(b); err == nil {
+			la.handedOff.Store(true)
+			lb.handedOff.Store(true)
+			err = s.startBridge(ctx, la, lb, rec, after)
+		}
 	}
-	lb, err := legOf(b)
 	if err != nil {
-		return err
+		go after(err)
 	}
+}
+
+// startBridge starts the media bridge of la and lb and arranges for stop,
+// which ends it, to run once either leg or ctx ends, followed by after.
+func (s *Server) startBridge(ctx context.Context, la, lb *Leg, rec *sb.RecordingSpec, after func(error)) error {
 	if la.isEnded() || lb.isEnded() {
 		return errLegEnded
 	}
@@ -94,35 +133,66 @@ func (s *Server) Bridge(ctx context.Context, a, b sb.Leg, rec *sb.RecordingSpec)
 	}
 	// The recording starts once the media flows, so that opening its file
 	// clips no audio; it ends before the bridge does.
+	var finish func() error
 	if rec != nil && rec.Path != "" {
-		recorder, finish, err := s.startRecording(rec.Path)
+		var recorder *media.Recorder
+		recorder, finish, err = s.startRecording(rec.Path)
 		if err != nil {
 			s.log.Error("call not recorded", "path", rec.Path, "error", err)
+			finish = nil
 		} else {
 			la.sess.Record(recorder, 0)
 			lb.sess.Record(recorder, 1)
-			defer func() {
-				la.sess.Record(nil, 0)
-				lb.sess.Record(nil, 0)
-				if err := finish(); err != nil {
-					s.log.Error("finish recording", "path", rec.Path, "error", err)
-				}
-			}()
 		}
 	}
-	defer func() {
-		br.Close()
-		sa, sb := la.sess.Stats(), lb.sess.Stats()
-		s.log.Debug("sip bridge ended", "a", la.callID, "b", lb.callID,
-			"a_in", sa.PacketsIn, "a_out", sa.PacketsOut, "a_dropped", sa.Dropped, "a_remote", la.sess.Remote(),
-			"b_in", sb.PacketsIn, "b_out", sb.PacketsOut, "b_dropped", sb.Dropped, "b_remote", lb.sess.Remote(), "a_senderr", sa.SendErrors, "b_senderr", sb.SendErrors, "a_lost", sa.Lost, "b_lost", sb.Lost)
-	}()
-	select {
-	case <-ctx.Done():
-	case <-la.done:
-	case <-lb.done:
+	r := &bridgeRun{s: s, la: la, lb: lb, br: br, finish: finish, after: after}
+	if finish != nil {
+		r.recPath = rec.Path
 	}
+	r.mu.Lock()
+	r.unwatch = context.AfterFunc(ctx, r.stop)
+	r.mu.Unlock()
+	la.whenEnded(r.stop)
+	lb.whenEnded(r.stop)
 	return nil
+}
+
+// bridgeRun is a bridge in progress: what its end releases.
+type bridgeRun struct {
+	s       *Server
+	la, lb  *Leg
+	br      *media.Bridge
+	recPath string
+	finish  func() error // finishes the recording; nil when not recording
+	after   func(error)
+	once    sync.Once
+	mu      sync.Mutex
+	unwatch func() bool // stops watching the context
+}
+
+// stop ends the bridge, once, from whichever of the two legs and the
+// context ends first; the work runs on a goroutine of its own, as the legs
+// call stop from their SIP handlers.
+func (r *bridgeRun) stop() { r.once.Do(func() { go r.end() }) }
+
+func (r *bridgeRun) end() {
+	r.mu.Lock()
+	r.unwatch()
+	r.mu.Unlock()
+	la, lb := r.la, r.lb
+	if r.finish != nil {
+		la.sess.Record(nil, 0)
+		lb.sess.Record(nil, 0)
+		if err := r.finish(); err != nil {
+			r.s.log.Error("finish recording", "path", r.recPath, "error", err)
+		}
+	}
+	r.br.Close()
+	sa, sb := la.sess.Stats(), lb.sess.Stats()
+	r.s.log.Debug("sip bridge ended", "a", la.callID, "b", lb.callID,
+		"a_in", sa.PacketsIn, "a_out", sa.PacketsOut, "a_dropped", sa.Dropped, "a_remote", la.sess.Remote(),
+		"b_in", sb.PacketsIn, "b_out", sb.PacketsOut, "b_dropped", sb.Dropped, "b_remote", lb.sess.Remote(), "a_senderr", sa.SendErrors, "b_senderr", sb.SendErrors, "a_lost", sa.Lost, "b_lost", sb.Lost)
+	r.after(nil)
 }
 
 // bridgeDigit takes a key press l's far end sent while bridged to to,

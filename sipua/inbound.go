@@ -203,16 +203,19 @@ func (s *Server) beginCall() bool {
 }
 
 // runCall runs Calls.HandleCall for an inbound leg and makes sure the leg
-// ends with it.
+// ends with it, unless the handler handed the leg to a bridge
+// (BridgeThen), whose continuation ends it.
 func (s *Server) runCall(l *Leg) {
 	defer s.calls.Done()
-	cause := sb.CauseNormal
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("call handler panic", "call_id", l.callID, "panic", r, "stack", string(debug.Stack()))
-			cause = sb.CauseFailed
+			l.Hangup(context.Background(), sb.CauseFailed)
+			return
 		}
-		l.Hangup(context.Background(), cause)
+		if !l.handedOff.Load() {
+			l.Hangup(context.Background(), sb.CauseNormal)
+		}
 	}()
 	s.Calls.HandleCall(s.callsCtx, l)
 }

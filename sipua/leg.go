@@ -19,9 +19,11 @@ import (
 	"switchboard/media"
 )
 
-// CallHandler runs the call of a new inbound leg to its end; the exchange
-// implements it. HandleCall runs on a goroutine of the Server's own; its
-// context ends when the Server shuts down.
+// CallHandler runs the call of a new inbound leg; the exchange implements
+// it. HandleCall runs on a goroutine of the Server's own; its context ends
+// when the Server shuts down. The leg is hung up when HandleCall returns,
+// unless HandleCall handed it to BridgeThen, whose continuation then owns
+// the rest of the call.
 type CallHandler interface {
 	HandleCall(ctx context.Context, leg sb.Leg)
 }
@@ -90,6 +92,9 @@ type Leg struct {
 	sdpVer     uint64          //
 	ourDir     media.Direction // the direction of our last SDP
 	held       *hold           // while the far end holds the call
+
+	onEnd     []func()    // called once the leg has ended (a bridge's stop)
+	handedOff atomic.Bool // given to BridgeThen: the bridge's continuation ends it
 
 	infoDigits  chan byte // digits to send to the far end as SIP INFO (dtmf_mode info)
 	senderOnce  sync.Once
@@ -371,6 +376,13 @@ func (l *Leg) finish() {
 	default:
 	}
 	close(l.done)
+	l.mu.Lock()
+	onEnd := l.onEnd
+	l.onEnd = nil
+	l.mu.Unlock()
+	for _, f := range onEnd {
+		f()
+	}
 	if l.cancelRef != nil {
 		l.cancelRef.Store(nil)
 	}
@@ -379,6 +391,19 @@ func (l *Leg) finish() {
 	if l.trunk != nil {
 		l.srv.trunks.release(l.trunk.ID)
 	}
+}
+
+// whenEnded calls f once the leg has ended: at once when it has. f must
+// not block (it runs on the goroutine that ends the leg).
+func (l *Leg) whenEnded(f func()) {
+	l.mu.Lock()
+	if l.state != legEnded {
+		l.onEnd = append(l.onEnd, f)
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	f()
 }
 
 func (l *Leg) finalSent() { l.finalOnce.Do(func() { close(l.final) }) }
