@@ -64,6 +64,17 @@ type RelayConfig struct {
 	Connect bool
 }
 
+// ProductRelay is the relay the PBX runs with a mode's name (--rtp-relay):
+// for epoll one worker that coalesces its wake-ups for 1 ms, sockets not
+// connected to their peers (why: cmd/switchboard's newRelay). Tests of the
+// SIP edge use it too, so that they test what ships.
+func ProductRelay(mode RelayMode) RelayConfig {
+	if mode == RelayEpoll {
+		return RelayConfig{Mode: RelayEpoll, Workers: 1, Coalesce: time.Millisecond}
+	}
+	return RelayConfig{Mode: mode}
+}
+
 // NewRelay returns the relay cfg selects.
 func NewRelay(cfg RelayConfig) (Relay, error) {
 	switch cfg.Mode {

@@ -32,8 +32,8 @@ func TestCallBetweenExtensions(t *testing.T) {
 		callerCodecs []media.Codec // the callee prefers PCMU
 		relay        media.RelayMode
 	}{
-		{"caller hangs up", "caller", nil, media.RelayGoroutine},
-		{"callee hangs up, PCMA to PCMU transcoded", "callee", []media.Codec{media.PCMA}, media.RelayGoroutine},
+		{"goroutine relay, caller hangs up", "caller", nil, media.RelayGoroutine},
+		{"goroutine relay, callee hangs up, PCMA to PCMU transcoded", "callee", []media.Codec{media.PCMA}, media.RelayGoroutine},
 		{"epoll relay, caller hangs up", "caller", nil, media.RelayEpoll},
 		{"epoll relay, callee hangs up, PCMA to PCMU transcoded", "callee", []media.Codec{media.PCMA}, media.RelayEpoll},
 	} {
@@ -588,20 +588,16 @@ func TestCallForkBothAnswer(t *testing.T) {
 	eventually(t, "legs released", func() bool { return p.Legs() == 0 })
 }
 
-// onRelay returns a server edit that runs the SIP edge on a relay of
-// mode: the goroutine relay the Server makes by itself, or the epoll relay
-// as cmd/switchboard configures it by default (one worker, 1 ms
-// coalescing, connected sockets).
+// onRelay gives a server the product's relay of the mode (media.ProductRelay),
+// its own, closed with the test. The epoll relay needs a second scheduler
+// slot for the rest of the program, as the product gives it.
 func onRelay(t testing.TB, mode media.RelayMode) func(*sipua.Server) {
 	t.Helper()
-	if mode != media.RelayEpoll {
-		return func(*sipua.Server) {}
-	}
-	if runtime.GOMAXPROCS(0) < 2 {
+	if mode == media.RelayEpoll && runtime.GOMAXPROCS(0) < 2 {
 		prev := runtime.GOMAXPROCS(2)
 		t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
 	}
-	r, err := media.NewRelay(media.RelayConfig{Mode: media.RelayEpoll, Workers: 1, Coalesce: time.Millisecond, Connect: true})
+	r, err := media.NewRelay(media.ProductRelay(mode))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"switchboard/media"
 	"switchboard/sbtest"
 	"switchboard/sipua"
 	"switchboard/sipua/auth"
@@ -223,6 +224,9 @@ func startServer(t testing.TB, edit func(*sipua.Server)) *testServer {
 	}
 	if edit != nil {
 		edit(ts.Server)
+	}
+	if ts.Server.Relay == nil {
+		onRelay(t, media.RelayEpoll)(ts.Server) // the product's default on Linux
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -205,12 +205,12 @@ var epollProcs sync.Once
 func newRelay(mode string, log *slog.Logger) (media.Relay, error) {
 	if media.RelayMode(mode) != media.RelayEpoll {
 		log.Info("rtp relay", "mode", mode)
-		return media.NewRelay(media.RelayConfig{Mode: media.RelayMode(mode)})
+		return media.NewRelay(media.ProductRelay(media.RelayMode(mode)))
 	}
 	// The worker keeps its scheduler slot while it waits in the kernel:
 	// give the rest of the program its cores back.
 	epollProcs.Do(func() { runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1) })
-	relay, err := media.NewRelay(media.RelayConfig{Mode: media.RelayEpoll, Workers: 1, Coalesce: time.Millisecond})
+	relay, err := media.NewRelay(media.ProductRelay(media.RelayEpoll))
 	if err != nil {
 		log.Warn("the epoll RTP relay did not start; using the goroutine relay", "err", err)
 		return media.NewRelay(media.RelayConfig{Mode: media.RelayGoroutine})
