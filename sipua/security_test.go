@@ -296,7 +296,13 @@ func TestMalformed(t *testing.T) {
 		{"bad authorization", valid("", `Authorization: Digest username="1001", realm=`), sip.StatusUnauthorized},
 		{"huge authorization", valid("", "Authorization: Digest username=\""+strings.Repeat("x", 20000)+"\""), 0},
 		{"contact without scheme", strings.Replace(valid("", ""), "<sip:1001@127.0.0.1:5999>", "<1001@>", 1), 0},
+		// An extension we lack, required: 420 naming it (RFC 3261 §8.2.2.3),
+		// before authentication, the same for a missing extension.
+		{"require 100rel", valid("", "Require: 100rel\r\nRequire: timer"), sip.StatusBadExtension},
+		{"require of nobody", strings.ReplaceAll(valid("", "Require: outbound"), "1001", "9999"), sip.StatusBadExtension},
 	}
+	// A line the answer must have.
+	has := map[string]string{"require 100rel": "Unsupported: 100rel, timer", "require of nobody": "Unsupported: outbound"}
 	server, _ := net.ResolveUDPAddr("udp", ts.addr())
 	buf := make([]byte, 65536)
 	for _, tt := range tests {
@@ -320,6 +326,8 @@ func TestMalformed(t *testing.T) {
 			}
 			if got := string(buf[:n]); !strings.HasPrefix(got, "SIP/2.0 "+strconv.Itoa(tt.want)) {
 				t.Errorf("answered %q, want %d", firstLine(got), tt.want)
+			} else if line := has[tt.name]; line != "" && !strings.Contains(got, "\r\n"+line+"\r\n") {
+				t.Errorf("answer without %q:\n%s", line, got)
 			}
 		})
 	}

@@ -35,6 +35,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -676,10 +677,33 @@ func (s *Server) handle(h func(ctx context.Context, req *sip.Request, tx sip.Ser
 			s.reply(tx, req, sb.Errorf(sb.EInvalid, "missing From, To or Call-ID"))
 			return
 		}
+		// RFC 3261 §8.2.2.3: a request that requires an extension we lack
+		// (100rel, timer, outbound, …) is refused with 420, naming them,
+		// rather than served as if the sender had not asked. CANCEL is
+		// exempt, and never reaches here.
+		if tags := unsupportedRequired(req); tags != "" {
+			s.reply(tx, req, errBadExtension, sip.NewHeader("Unsupported", tags))
+			return
+		}
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		defer cancel()
 		h(ctx, req, tx)
 	}
+}
+
+// unsupportedRequired returns the option tags of req's Require headers
+// (RFC 3261 §20.32; compact form none), comma-separated: all of them, as
+// the SIP edge supports no extension that a request may require.
+func unsupportedRequired(req *sip.Request) string {
+	var tags []string
+	for _, h := range req.GetHeaders("Require") {
+		for t := range strings.SplitSeq(h.Value(), ",") {
+			if t = strings.TrimSpace(t); t != "" && len(tags) < 8 {
+				tags = append(tags, t[:min(len(t), 64)])
+			}
+		}
+	}
+	return strings.Join(tags, ", ")
 }
 
 // sourceOf returns where req came from: the packet's source address (never
@@ -694,6 +718,7 @@ var (
 	errIntervalTooBrief = errors.New("registration interval too brief")
 	errNoTransaction    = errors.New("no such dialog or transaction")
 	errMethodNotAllowed = errors.New("method not allowed")
+	errBadExtension     = errors.New("required extension not supported")
 )
 
 // statusOf maps the outcome of handling a request with the given method to
@@ -709,6 +734,8 @@ func statusOf(method sip.RequestMethod, err error) (int, string) {
 		return sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist"
 	case errors.Is(err, errMethodNotAllowed):
 		return sip.StatusMethodNotAllowed, "Method Not Allowed"
+	case errors.Is(err, errBadExtension):
+		return sip.StatusBadExtension, "Bad Extension"
 	}
 	invite := method == sip.INVITE
 	switch sb.ErrorCodeOf(err) {
