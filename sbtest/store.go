@@ -67,7 +67,7 @@ func Engines() []string {
 func ForEachEngine(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Helper()
 	ForEachDSN(t, func(t *testing.T, dsn string) {
-		fn(t, openStore(t, dsn))
+		fn(t, OpenStore(t, dsn))
 	})
 }
 
@@ -119,7 +119,7 @@ func NewDSN(tb testing.TB, engine string) string {
 // ends.
 func NewStore(tb testing.TB) *store.DB {
 	tb.Helper()
-	return openStore(tb, NewDSN(tb, "sqlite"))
+	return OpenStore(tb, NewDSN(tb, "sqlite"))
 }
 
 // NewPostgresStore opens a store on a fresh PostgreSQL database of
@@ -127,10 +127,11 @@ func NewStore(tb testing.TB) *store.DB {
 // variable is unset.
 func NewPostgresStore(tb testing.TB) *store.DB {
 	tb.Helper()
-	return openStore(tb, NewDSN(tb, "postgres"))
+	return OpenStore(tb, NewDSN(tb, "postgres"))
 }
 
-func openStore(tb testing.TB, dsn string) *store.DB {
+// OpenStore opens (and migrates) the store at dsn, closed when tb ends.
+func OpenStore(tb testing.TB, dsn string) *store.DB {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -290,4 +291,16 @@ func AddExtension(tb testing.TB, db *store.DB, by *sb.Actor, tenantID int64, num
 		tb.Fatalf("sbtest: create extension %s: %v", number, err)
 	}
 	return e
+}
+
+// OpenRaw opens a plain connection to the database at dsn, for tests that
+// change rows behind the store's back; closed when tb ends.
+func OpenRaw(tb testing.TB, dsn string) *sql.DB {
+	tb.Helper()
+	raw, err := sql.Open(Driver(dsn), dsn)
+	if err != nil {
+		tb.Fatalf("sbtest: open %s: %v", Driver(dsn), err)
+	}
+	tb.Cleanup(func() { raw.Close() })
+	return raw
 }

@@ -75,7 +75,7 @@ func TestPostgresDatabaseDropped(t *testing.T) {
 	}()
 	t.Run("use", func(t *testing.T) {
 		dsn = NewDSN(t, "postgres")
-		db := openStore(t, dsn)
+		db := OpenStore(t, dsn)
 		// Leave a connection of our own open until after the drop: the
 		// drop must end it.
 		var err error

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
 
 	sb "switchboard"
 )
@@ -275,6 +278,18 @@ func (db *DB) CallRecordsByFile(ctx context.Context, actor *sb.Actor, tail strin
 //   - 快速搜索 with digits only (a number or its first digits) reads the
 //     caller, callee and extension indexes from that prefix instead, and
 //     sorts its matches.
+//   - A number that contains a fragment of cdrTrigramChars or more
+//     characters (a condition every match must meet) reads, for a leader or
+//     an administrator, the calls the trigram index of migration 00009 gives
+//     for it, tests the scope and the other conditions on each and sorts
+//     them: a company's month holds millions of calls, its numbers with
+//     "4521" a few thousand. On SQLite the FTS5 table call_record_numbers
+//     gives the IDs of the calls whose number has every trigram of the
+//     fragment; on PostgreSQL the ILIKE of the condition reads the GIN
+//     index itself. Either way the condition itself decides, so the matches
+//     are those of the generic list. An agent's own index carries the
+//     numbers, and an agent's calls are few: their branches stay. Shorter
+//     fragments have no trigram and read the branches.
 //
 // On SQLite every branch names its index (INDEXED BY): the statistics that
 // PRAGMA optimize gathers from 400 rows of each index make the company's
@@ -302,18 +317,31 @@ const cdrBranchTenants = 100
 // agent's few among them to be found quickly.
 const cdrAgentPrefixDigits = 6
 
+// cdrTrigramChars is the fewest characters of a "contains" fragment that the
+// trigram index of migration 00009 answers: a shorter one has no trigram.
+const cdrTrigramChars = 3
+
 // cdrBranch is one index read of the list.
 type cdrBranch struct {
-	index   string // the index it reads, named on SQLite
+	index   string // the index it reads, named on SQLite; or cdrByID
 	where   string // its conditions, " AND ..."
 	ordered bool   // it reads the index in list order
 }
+
+// cdrByID is the index of a branch that reads the rows by their IDs (a
+// condition c.id IN …): on SQLite NOT INDEXED, which leaves only the table's
+// own key to read them by.
+const cdrByID = "NOT INDEXED"
 
 const cdrOrder = " ORDER BY c.start_time DESC, c.id DESC"
 
 func (db *DB) cdrFrom(b cdrBranch) string {
 	from := " FROM call_records c"
-	if db.dialect == sqlite && b.index != "" {
+	switch {
+	case db.dialect != sqlite || b.index == "":
+	case b.index == cdrByID:
+		from += " " + cdrByID
+	default:
 		from += " INDEXED BY " + b.index
 	}
 	return from + " WHERE 1=1" + b.where
@@ -333,6 +361,7 @@ func (db *DB) listCallRecords(ctx context.Context, actor *sb.Actor, q sb.ListQue
 			andOnly = false
 		}
 	}
+	var contains []sb.Condition // the numbers' fragments every match contains
 	for i, c := range append(append([]sb.Condition{}, q.Where...), q.Filter...) {
 		switch c.Field {
 		case "id", "tenant_id", "extraction_code":
@@ -342,7 +371,16 @@ func (db *DB) listCallRecords(ctx context.Context, actor *sb.Actor, q sb.ListQue
 				return p, false, nil
 			}
 		}
-		if c.Op != sb.OpEq || i >= len(q.Where) && !andOnly {
+		if i >= len(q.Where) && !andOnly {
+			continue
+		}
+		if c.Op == sb.OpContains && utf8.RuneCountInString(c.Value) >= cdrTrigramChars {
+			switch c.Field {
+			case "caller", "callee", "transferred_to":
+				contains = append(contains, c)
+			}
+		}
+		if c.Op != sb.OpEq {
 			continue
 		}
 		switch {
@@ -427,6 +465,16 @@ func (db *DB) listCallRecords(ctx context.Context, actor *sb.Actor, q sb.ListQue
 		}
 		countB = pageB
 	}
+	if len(contains) > 0 && actor.Scope != sb.ScopeOwn {
+		// The calls whose numbers have the fragments' trigrams, in the
+		// companies listed and the actor's scope.
+		where := " AND c.tenant_id IN (" + strings.Join(tenants, ",") + ")" + scope
+		if db.dialect == sqlite {
+			where = " AND c.id IN (SELECT rowid FROM call_record_numbers WHERE call_record_numbers MATCH " + a.add(trigramQuery(contains)) + ")" + where
+		}
+		pageB = []cdrBranch{{cdrByID, where, false}}
+		countB = pageB
+	}
 	quick := ""
 	if isDigits(q.Q) {
 		// 快速搜索 for a number. Digits have no case, so the quick search's
@@ -465,6 +513,10 @@ func (db *DB) listCallRecords(ctx context.Context, actor *sb.Actor, q sb.ListQue
 		return p, true, err
 	}
 	cond += quick
+	if len(pageB) == 1 && pageB[0].index == cdrByID {
+		p, err = db.listCDRByID(ctx, pageB[0], cond, q, a)
+		return p, true, err
+	}
 
 	if cond == "" {
 		p.Total, err = db.cdrTotal(ctx, actor)
@@ -522,6 +574,80 @@ func (db *DB) listCallRecords(ctx context.Context, actor *sb.Actor, q sb.ListQue
 	return p, true, nil
 }
 
+// listCDRByID lists the calls of a branch that reads its rows by ID (the
+// candidates of the trigram index): one statement finds the matches, counts
+// them (COUNT(*) OVER ()) and sorts them, and returns the page's IDs with the
+// count, so the index is asked and the candidates are read once rather than
+// for the count and the page each. Only a page past the last match counts
+// them again.
+func (db *DB) listCDRByID(ctx context.Context, b cdrBranch, cond string, q sb.ListQuery, a args) (p sb.Page[sb.CallRecord], err error) {
+	matches := "SELECT c.id, c.start_time, COUNT(*) OVER () AS n" + db.cdrFrom(b) + cond
+	query := "SELECT u.id, u.n FROM (" + matches + ") u ORDER BY u.start_time DESC, u.id DESC" + page(&q, &a)
+	rows, err := db.r.QueryContext(ctx, query, db.planned(a)...)
+	if err != nil {
+		return p, fmt.Errorf("list call records: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id, &p.Total); err != nil {
+			rows.Close()
+			return p, fmt.Errorf("scan call record: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return p, fmt.Errorf("list call records: %w", err)
+	}
+	if len(ids) == 0 {
+		n := q
+		n.Normalize()
+		if n.Offset() > 0 {
+			a = a[:len(a)-2] // without the page's LIMIT and OFFSET
+			if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+db.cdrFrom(b)+cond, db.planned(a)...).Scan(&p.Total); err != nil {
+				return p, fmt.Errorf("count call records: %w", err)
+			}
+		}
+		return p, nil
+	}
+	var ia args
+	ph := make([]string, len(ids))
+	for i, id := range ids {
+		ph[i] = ia.add(id)
+	}
+	rows, err = db.r.QueryContext(ctx, "SELECT "+cdrCols+" FROM call_records c WHERE c.id IN ("+strings.Join(ph, ",")+")"+cdrOrder, ia...)
+	if err != nil {
+		return p, fmt.Errorf("list call records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanCDR(rows)
+		if err != nil {
+			return p, fmt.Errorf("scan call record: %w", err)
+		}
+		p.Items = append(p.Items, *c)
+	}
+	if err := rows.Err(); err != nil {
+		return p, fmt.Errorf("list call records: %w", err)
+	}
+	return p, nil
+}
+
+// planned returns the arguments of a statement that PostgreSQL must plan for
+// their values each time it runs: pgx prepares and caches statements, and
+// after five runs PostgreSQL may keep a generic plan, which cannot see that
+// ILIKE '%4521%' is rare. The generic plan of listCDRByID read the company's
+// calls of the date range instead of the trigram index (326 ms for a month
+// at 10,000,000 calls, 5.8 ms planned for the pattern). QueryExecModeExec
+// sends the statement unnamed, which PostgreSQL plans for each run.
+func (db *DB) planned(a args) []any {
+	if db.dialect != postgres {
+		return a
+	}
+	return append([]any{pgx.QueryExecModeExec}, a...)
+}
+
 // cdrTotal is the number of calls the actor sees, from the kept counts: the
 // calls of the actor's user and departments, and the internal calls whose
 // other side is theirs and that are not counted already.
@@ -566,6 +692,31 @@ func (db *DB) cdrTotal(ctx context.Context, actor *sb.Actor) (int, error) {
 // cdrTenants returns the IDs of the companies that have call records.
 func (db *DB) cdrTenants(ctx context.Context) ([]int64, error) {
 	return db.ids(ctx, "SELECT DISTINCT tenant_id FROM call_record_counts ORDER BY tenant_id", "companies with call records")
+}
+
+// trigramQuery is the FTS5 query of call_record_numbers (migration 00009)
+// that finds the calls whose numbers contain the values of the conditions:
+// for each, the column must have every trigram of the value (each a quoted
+// string, so that nothing in it is FTS5 syntax). The trigram tokenizer folds
+// case, more than LIKE does, and the trigrams may lie apart in the number:
+// the calls found are a superset of the matches, which the conditions
+// themselves then test. Every value has cdrTrigramChars characters or more.
+func trigramQuery(conds []sb.Condition) string {
+	var ands []string
+	for _, c := range conds {
+		r := []rune(c.Value)
+		seen := map[string]bool{}
+		var terms []string
+		for i := 0; i+cdrTrigramChars <= len(r); i++ {
+			t := string(r[i : i+cdrTrigramChars])
+			if !seen[t] {
+				seen[t] = true
+				terms = append(terms, `"`+strings.ReplaceAll(t, `"`, `""`)+`"`)
+			}
+		}
+		ands = append(ands, c.Field+" : ("+strings.Join(terms, " AND ")+")")
+	}
+	return strings.Join(ands, " AND ")
 }
 
 // isDigits reports whether s is a number typed as digits only.

@@ -2,14 +2,12 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"testing"
 	"time"
 
 	sb "switchboard"
 	"switchboard/sbtest"
-	"switchboard/store"
 )
 
 // TestSaveCallRecords: a batch of calls is written in one transaction, each
@@ -19,16 +17,7 @@ import (
 // at another time is another call; a batch that fails writes nothing.
 func TestSaveCallRecords(t *testing.T) {
 	sbtest.ForEachDSN(t, func(t *testing.T, dsn string) {
-		db, err := store.Open(ctx, dsn, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		raw, err := sql.Open(sbtest.Driver(dsn), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
+		db, raw := sbtest.OpenStore(t, dsn), sbtest.OpenRaw(t, dsn)
 		sys := sbtest.Bootstrap(t, db)
 		co := sbtest.NewCompany(t, db, sys, "batch")
 		other := sbtest.NewCompany(t, db, sys, "otherbatch")

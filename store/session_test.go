@@ -134,9 +134,7 @@ func TestSecretsHashedAtRest(t *testing.T) {
 		newPW := "Reset-passw0rd-xyz"
 		must(t, db.SetPassword(ctx, c.Admin, c.Leader.UserID, nil, newPW))
 
-		raw, err := sql.Open(sbtest.Driver(dsn), dsn)
-		must(t, err)
-		defer raw.Close()
+		raw := sbtest.OpenRaw(t, dsn)
 		secrets := []string{session, session[2:], token, token[4:], sbtest.Password, newPW}
 		cells := 0
 		for _, table := range tables(t, raw) {
