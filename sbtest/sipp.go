@@ -33,6 +33,7 @@ import (
 //
 //	register.xml          REGISTER, answers a 401/407 digest challenge
 //	uac_call.xml          INVITE (answers 401/407), ACK, 5 s of 1 kHz + DTMF "1" as RTP, holds -d, BYE
+//	uac_100rel.xml        INVITE requiring 100rel, PRACK of the reliable 180 (RFC 3262), ACK, holds -d, BYE
 //	uac_load.xml          INVITE (answers 401/407), ACK, holds -d, BYE; no media
 //	uac_busy.xml          INVITE (answers 401/407), expects 486
 //	uac_cancel.xml        INVITE (answers 401/407), 180/183, holds -d, CANCEL, 200 + 487

@@ -53,8 +53,8 @@ func (s *Server) onInvite(ctx context.Context, req *sip.Request, tx sip.ServerTr
 //
 // An INVITE without SDP (a late offer, RFC 3261 §13.2.1) is taken: our
 // offer goes in the 200 OK and the answer comes in the ACK; such a leg rings
-// with 180 only, since early media would need an offer in a reliable
-// provisional response (RFC 3262), which we do not do.
+// with 180 only (early media would need our offer in a reliable provisional
+// response and the answer in its PRACK, which prack.go does not take).
 func (s *Server) acceptCall(req *sip.Request, tx sip.ServerTransaction, f flow, ext *ExtensionAuth, trunk *sb.Trunk) {
 	if s.Calls == nil {
 		s.reply(tx, req, sb.Errorf(sb.EUnavailable, "calls are not handled"))
@@ -136,6 +136,7 @@ func (s *Server) acceptCall(req *sip.Request, tx sip.ServerTransaction, f flow, 
 	}
 	l.user = info.To.Number
 	l.invite, l.tx, l.lateOffer, l.offer = inviteForResponses(req), tx, late, offer
+	l.wants100rel = requires100rel(req)
 	l.remoteCSeq = req.CSeq().SeqNo
 	l.localCSeq = rand32()
 

@@ -93,6 +93,9 @@ type Leg struct {
 	ourDir     media.Direction // the direction of our last SDP
 	held       *hold           // while the far end holds the call
 
+	wants100rel bool     // the INVITE requires reliable provisionals (prack.go)
+	rel         reliable // their state
+
 	onEnd     []func()    // called once the leg has ended (a bridge's stop)
 	handedOff atomic.Bool // given to BridgeThen: the bridge's continuation ends it
 
@@ -210,6 +213,14 @@ func (l *Leg) Ring(ctx context.Context, earlyMedia bool) error {
 	} else {
 		res = l.response(sip.StatusRinging, "Ringing", nil)
 	}
+	if l.wants100rel {
+		send := l.sendReliableLocked(res)
+		l.mu.Unlock()
+		if send == nil {
+			return nil // it follows the outstanding one
+		}
+		return send()
+	}
 	tx := l.tx
 	l.mu.Unlock()
 	return tx.Respond(res)
@@ -233,6 +244,20 @@ func (l *Leg) Answer(ctx context.Context) error {
 	case legAnswering, legConfirmed:
 		l.mu.Unlock()
 		return nil
+	}
+	if l.wants100rel {
+		// The 200 waits for the PRACK of an outstanding reliable
+		// provisional, which may carry our SDP (RFC 3262 §3); what was to
+		// follow it is not sent.
+		if !l.awaitPRACKLocked(ctx) || l.state != legTrying {
+			ended := l.state == legEnded
+			l.mu.Unlock()
+			if ended || ctx.Err() == nil {
+				return errLegEnded
+			}
+			return ctx.Err()
+		}
+		l.rel.next = nil
 	}
 	var (
 		body []byte

@@ -8,7 +8,7 @@ import (
 
 // What OPTIONS answers advertise (RFC 3261 §11.2).
 const (
-	allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE"
+	allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK"
 	acceptTypes  = "application/sdp"
 )
 

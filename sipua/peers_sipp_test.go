@@ -95,31 +95,7 @@ func TestPeerSIPpTrunkProvider(t *testing.T) {
 // SIPp's 1 kHz tone and DTMF "1" through the PBX.
 func TestPeerSIPpInboundDID(t *testing.T) {
 	t.Parallel()
-	port := sbtest.FreePort(t, "udp")
-	t1 := peerTrunk(1, "carrier", "127.0.0.1:"+strconv.Itoa(port))
-	p := startPBX(t, pbxConfig(t1), func(s *sipua.Server) { s.Clock = nil })
-	b := p.registered(t, "1002")
-	answeredCall := make(chan *sbtest.Call, 1)
-	go func() {
-		select {
-		case in := <-b.Incoming():
-			in.Ring(false)
-			in.Answer()
-			answeredCall <- in
-		case <-time.After(20 * time.Second):
-			close(answeredCall)
-		}
-	}()
-	res := sbtest.RunSIPp(t, sbtest.SIPpConfig{Scenario: "uac_call.xml", Target: p.addr(), Service: "075588881", LocalPort: port,
-		Users: sbtest.SIPpUsers(sbtest.SIPpUser{User: "02133000", Password: "unused"}), Hold: 300 * time.Millisecond, Timeout: 20 * time.Second})
-	if res.Successful != 1 {
-		t.Fatalf("SIPp: %v", res)
-	}
-	in, ok := <-answeredCall
-	if !ok {
-		t.Fatal("the extension's phone did not ring")
-	}
-	ended(t, in, "callee")
+	p, in := carrierCallsDID(t, "uac_call.xml", 0)
 	st := in.Stats()
 	heard := media.ToneSeconds(st.Samples, 1000)
 	t.Logf("the callee got %d packets, %.2f s of 1 kHz, digits %q", st.Packets, heard, st.Digits)
@@ -130,6 +106,57 @@ func TestPeerSIPpInboundDID(t *testing.T) {
 	if rec.Direction != sb.DirectionInbound || rec.Trunk != "carrier" || rec.Caller != "02133000" || rec.HangupBy != sb.HangupCaller {
 		t.Errorf("record = %+v", rec)
 	}
+}
+
+// TestPeerSIPp100rel: a carrier whose INVITE requires reliable provisional
+// responses (RFC 3262) reaches an extension: the 180 carries Require:
+// 100rel and an RSeq, SIPp's PRACK gets its 200 before the INVITE's 200,
+// the call is answered and recorded (TestReliableProvisional drives the
+// retransmissions and a wrong RAck by hand).
+func TestPeerSIPp100rel(t *testing.T) {
+	t.Parallel()
+	// Ringing before the answer: a 180 and a 200 that come together reach
+	// the exchange as the answer alone.
+	p, _ := carrierCallsDID(t, "uac_100rel.xml", 300*time.Millisecond)
+	rec := p.recs.next(t)
+	if rec.Direction != sb.DirectionInbound || rec.Disposition != sb.DispositionAnswered || rec.HangupBy != sb.HangupCaller {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+// carrierCallsDID starts a PBX with a peer trunk "carrier" and has SIPp, as
+// that carrier, run scenario (an INVITE to the DID 075588881 of pbxConfig,
+// which rings 1002): 1002's phone rings for ring, answers and waits for the
+// carrier's BYE. It returns the PBX and the phone's call.
+func carrierCallsDID(t *testing.T, scenario string, ring time.Duration) (*pbx, *sbtest.Call) {
+	t.Helper()
+	port := sbtest.FreePort(t, "udp")
+	t1 := peerTrunk(1, "carrier", "127.0.0.1:"+strconv.Itoa(port))
+	p := startPBX(t, pbxConfig(t1), func(s *sipua.Server) { s.Clock = nil })
+	b := p.registered(t, "1002")
+	answeredCall := make(chan *sbtest.Call, 1)
+	go func() {
+		select {
+		case in := <-b.Incoming():
+			in.Ring(false)
+			time.Sleep(ring)
+			in.Answer()
+			answeredCall <- in
+		case <-time.After(20 * time.Second):
+			close(answeredCall)
+		}
+	}()
+	res := sbtest.RunSIPp(t, sbtest.SIPpConfig{Scenario: scenario, Target: p.addr(), Service: "075588881", LocalPort: port,
+		Users: sbtest.SIPpUsers(sbtest.SIPpUser{User: "02133000", Password: "unused"}), Hold: 300 * time.Millisecond, Timeout: 20 * time.Second})
+	if res.Successful != 1 {
+		t.Fatalf("SIPp: %v", res)
+	}
+	in, ok := <-answeredCall
+	if !ok {
+		t.Fatal("the extension's phone did not ring")
+	}
+	ended(t, in, "callee")
+	return p, in
 }
 
 // TestPeerSIPpRegistrationStorm: 1000 REGISTERs with digest from 200

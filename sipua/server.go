@@ -638,9 +638,8 @@ func (s *Server) route(srv *sipgo.Server) {
 	srv.OnBye(s.handle(s.onBye))
 	srv.OnRequest(sip.INFO, s.handle(s.onInfo))
 	srv.OnRequest(sip.UPDATE, s.handle(s.onUpdate))
-	for _, m := range []sip.RequestMethod{sip.CANCEL, sip.PRACK} {
-		srv.OnRequest(m, s.handle(s.onNoDialog))
-	}
+	srv.OnRequest(sip.PRACK, s.handle(s.onPrack))
+	srv.OnRequest(sip.CANCEL, s.handle(s.onNoDialog))
 	srv.OnNoRoute(s.handle(s.onNotAllowed))
 }
 
@@ -678,7 +677,7 @@ func (s *Server) handle(h func(ctx context.Context, req *sip.Request, tx sip.Ser
 			return
 		}
 		// RFC 3261 §8.2.2.3: a request that requires an extension we lack
-		// (100rel, timer, outbound, …) is refused with 420, naming them,
+		// (timer, outbound, …) is refused with 420, naming them,
 		// rather than served as if the sender had not asked. CANCEL is
 		// exempt, and never reaches here.
 		if tags := unsupportedRequired(req); tags != "" {
@@ -692,13 +691,13 @@ func (s *Server) handle(h func(ctx context.Context, req *sip.Request, tx sip.Ser
 }
 
 // unsupportedRequired returns the option tags of req's Require headers
-// (RFC 3261 §20.32; compact form none), comma-separated: all of them, as
-// the SIP edge supports no extension that a request may require.
+// (RFC 3261 §20.32; compact form none) that the SIP edge does not support,
+// comma-separated: all but 100rel (RFC 3262, prack.go).
 func unsupportedRequired(req *sip.Request) string {
 	var tags []string
 	for _, h := range req.GetHeaders("Require") {
 		for t := range strings.SplitSeq(h.Value(), ",") {
-			if t = strings.TrimSpace(t); t != "" && len(tags) < 8 {
+			if t = strings.TrimSpace(t); t != "" && !strings.EqualFold(t, "100rel") && len(tags) < 8 {
 				tags = append(tags, t[:min(len(t), 64)])
 			}
 		}
