@@ -502,6 +502,19 @@ func (s *Server) listen() (ls []listener, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// A burst of REGISTERs, or a garbage collection or a scheduler tick on a
+	// busy core, outlasts the default receive buffer (208 KB, some 100
+	// datagrams as the kernel counts them): every datagram dropped costs a
+	// phone a 0.5 s retransmission. At 10,000 REGISTERs/s on one core the
+	// kernel dropped one datagram in ten with it, and none after the
+	// start-up burst with 4 MB. Without the privilege to pass
+	// net.core.rmem_max the kernel caps the size silently: say so.
+	if u, ok := udp.(*net.UDPConn); ok {
+		if got := growReadBuffer(u, udpReadBuffer); got > 0 && got < udpReadBuffer {
+			s.log.Warn("sip udp receive buffer smaller than asked: raise net.core.rmem_max (sysctl -w net.core.rmem_max=8388608) or give the process CAP_NET_ADMIN",
+				"asked_bytes", udpReadBuffer, "got_bytes", got/2)
+		}
+	}
 	ls = append(ls,
 		listener{network: "udp", addr: udp.LocalAddr().String(), packet: udp},
 		listener{network: "tcp", addr: tcp.Addr().String(), stream: tcp})
@@ -540,17 +553,6 @@ func listenPair(addr string) (net.PacketConn, net.Listener, error) {
 		udp, err := net.ListenPacket("udp", addr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("listen sip udp on %s: %w", addr, err)
-		}
-		// A burst of REGISTERs, or a garbage collection or a scheduler tick
-		// on a busy core, outlasts the default receive buffer (208 KB, some
-		// 100 datagrams as the kernel counts them): every datagram dropped
-		// costs a phone a 0.5 s retransmission. At 10,000 REGISTERs/s on one
-		// core the kernel dropped one datagram in ten with it, and none
-		// after the start-up burst with 4 MB. The kernel caps the size at
-		// net.core.rmem_max (often 208 KB) without an error; raise that
-		// sysctl on a busy PBX.
-		if u, ok := udp.(*net.UDPConn); ok {
-			u.SetReadBuffer(udpReadBuffer)
 		}
 		p := strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)
 		tcp, err := net.Listen("tcp", net.JoinHostPort(host, p))
