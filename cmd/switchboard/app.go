@@ -119,7 +119,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		db, err := store.Open(ctx, c.DB, c.Data)
+		db, err := store.Open(ctx, c.DB, c.Data, store.WithLog(m.logger(c.LogLevel)))
 		if err != nil {
 			return err
 		}
@@ -201,7 +201,7 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(c.Data, 0o750); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
-	db, err := store.Open(ctx, c.DB, c.Data)
+	db, err := store.Open(ctx, c.DB, c.Data, store.WithLog(log))
 	if err != nil {
 		return err
 	}
