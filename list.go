@@ -3,6 +3,7 @@ package switchboard
 import (
 	"encoding/json"
 	"strings"
+	"time"
 )
 
 // Filter operators of the condition builder (多条件综合查询).
@@ -36,6 +37,19 @@ type ListQuery struct {
 	// Where holds conditions set by the program, not typed by people: each
 	// is ANDed with the whole filter (e.g. "has a recording" for 导出录音).
 	Where []Condition `json:"-"`
+	// After, when set, asks for the rows that follow this one in the list's
+	// own order (keyset paging): the page is the first PageSize of them,
+	// Page is ignored and the rows are not counted (Total is -1). It is how
+	// an export walks millions of rows without reading the ones before each
+	// page again. Lists that take it say so (call records); others refuse it.
+	After *ListKey `json:"-"`
+}
+
+// ListKey is where a list ordered by time, newest first, then by ID stands:
+// the time and ID of a row.
+type ListKey struct {
+	Time time.Time
+	ID   int64
 }
 
 // PageSizes are the page sizes offered in lists.

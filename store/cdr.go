@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +17,7 @@ import (
 )
 
 var cdrList = listSpec{
+	Keyset: "c.start_time",
 	Fields: []listField{
 		{Name: "id", Expr: "c.id", Type: sb.FieldNumber, Sort: true},
 		{Name: "tenant_id", Expr: "c.tenant_id", Type: sb.FieldNumber},
@@ -508,21 +511,35 @@ func (db *DB) listCallRecords(ctx context.Context, actor *sb.Actor, q sb.ListQue
 		}
 		q.Q = ""
 	}
+	if q.After != nil {
+		q.Filter, q.Where = clampTimeRanges(q.Filter, q.After.Time), clampTimeRanges(q.Where, q.After.Time)
+	}
 	cond, err := cdrList.where(db.dialect, &q, "c.id", &a)
 	if err != nil {
 		return p, true, err
 	}
 	cond += quick
+	if q.After != nil {
+		// Keyset paging: each branch reads its index from the key on.
+		cond = afterKey(cdrList.Keyset, "c.id", q.After, &a) + cond
+		q.Page = 1
+	}
 	if len(pageB) == 1 && pageB[0].index == cdrByID {
 		p, err = db.listCDRByID(ctx, pageB[0], cond, q, a)
+		if q.After != nil {
+			p.Total = -1
+		}
 		return p, true, err
 	}
 
-	if cond == "" {
+	switch {
+	case q.After != nil:
+		p.Total = -1 // not counted
+	case cond == "":
 		p.Total, err = db.cdrTotal(ctx, actor)
-	} else if len(countB) == 1 {
+	case len(countB) == 1:
 		err = db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+db.cdrFrom(countB[0])+cond, a...).Scan(&p.Total)
-	} else {
+	default:
 		parts := make([]string, len(countB))
 		for i, b := range countB {
 			parts[i] = "SELECT c.id" + db.cdrFrom(b) + cond
@@ -534,7 +551,7 @@ func (db *DB) listCallRecords(ctx context.Context, actor *sb.Actor, q sb.ListQue
 	}
 	n := q
 	n.Normalize()
-	if p.Total <= n.Offset() {
+	if q.After == nil && p.Total <= n.Offset() {
 		return p, true, nil
 	}
 
@@ -717,6 +734,45 @@ func trigramQuery(conds []sb.Condition) string {
 		ands = append(ands, c.Field+" : ("+strings.Join(terms, " AND ")+")")
 	}
 	return strings.Join(ands, " AND ")
+}
+
+// clampTimeRanges returns conds with the upper bound of each start-time
+// range lowered to key when it is later, for keyset paging: the rows after
+// the key start at or before it, so the matches are the same, and the range
+// then has one upper bound. With two (the range's and the key's) SQLite
+// bounds its index scan by the range's, and each page of an export read the
+// range from its end down to the key again (a week of a company's calls at
+// 4 million: 7 ms a page at the start, 22 ms after 150 pages). A key that
+// does not read back as itself in local time (a clock change) leaves the
+// range alone.
+func clampTimeRanges(conds []sb.Condition, key time.Time) []sb.Condition {
+	bound := key.In(time.Local).Format("2006-01-02 15:04:05")
+	if t, err := ParseTime(bound); err != nil || t.Unix() != key.Unix() {
+		return conds
+	}
+	var out []sb.Condition
+	for i, c := range conds {
+		if c.Field != "start_time" || c.Op != sb.OpBetween {
+			continue
+		}
+		hi, err := ParseTime(strings.TrimSpace(c.Value2))
+		if err != nil {
+			continue // the list says what is wrong with it
+		}
+		if len(strings.TrimSpace(c.Value2)) == len("2006-01-02") {
+			hi = hi.Add(86399 * time.Second) // a date includes that whole day
+		}
+		if hi.Unix() > key.Unix() {
+			if out == nil {
+				out = slices.Clone(conds)
+			}
+			out[i].Value2 = bound
+		}
+	}
+	if out == nil {
+		return conds
+	}
+	return out
 }
 
 // isDigits reports whether s is a number typed as digits only.

@@ -25,6 +25,20 @@ type listField struct {
 type listSpec struct {
 	Fields      []listField
 	DefaultSort string // SQL ORDER BY, e.g. "u.id DESC"
+	// Keyset, for a list whose DefaultSort is "<Keyset> DESC, <id> DESC"
+	// with a time as Keyset, lets it take ListQuery.After; "" refuses it.
+	Keyset string
+}
+
+// afterKey is the condition of keyset paging (ListQuery.After) on a list
+// ordered by timeExpr and then idExpr, newest first: the rows before the
+// key. Its "time <= key" is the upper bound of an index range on (…, time,
+// id), and it goes before the list's other conditions: SQLite takes the
+// first of two upper bounds on a column, and with a date range's first
+// each page read the range from its end down to the key again.
+func afterKey(timeExpr, idExpr string, k *sb.ListKey, a *args) string {
+	t := a.add(k.Time.Unix())
+	return " AND " + timeExpr + " <= " + t + " AND (" + timeExpr + " < " + t + " OR " + idExpr + " < " + a.add(k.ID) + ")"
 }
 
 func (s *listSpec) field(name string) (listField, bool) {

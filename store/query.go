@@ -39,9 +39,17 @@ func listPage[T any](ctx context.Context, db *DB, spec *listSpec, q sb.ListQuery
 	if err != nil {
 		return p, err
 	}
-	from += cond
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, *a...).Scan(&p.Total); err != nil {
-		return p, fmt.Errorf("count %ss: %w", what, err)
+	if q.After != nil {
+		if spec.Keyset == "" || q.Sort != "" {
+			return p, fmt.Errorf("list %ss: keyset paging needs a list ordered by time, in its own order", what)
+		}
+		from += afterKey(spec.Keyset, idExpr, q.After, a) + cond
+		q.Page, p.Total = 1, -1
+	} else {
+		from += cond
+		if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*)"+from, *a...).Scan(&p.Total); err != nil {
+			return p, fmt.Errorf("count %ss: %w", what, err)
+		}
 	}
 	list := "SELECT " + cols + from + " ORDER BY " + order + page(&q, a)
 	rows, err := db.r.QueryContext(ctx, list, *a...)

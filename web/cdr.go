@@ -39,7 +39,7 @@ func (s *Server) cdrResource() *resource[sb.CallRecord] {
 	}
 	yesNo := []option{{"1", "bool.yes"}, {"0", "bool.no"}}
 	return &resource[sb.CallRecord]{
-		Name: "cdrs", Title: "cdr.title", Perm: "calls.records", ExportPerm: "calls.records.export",
+		Name: "cdrs", Title: "cdr.title", Perm: "calls.records", ExportPerm: "calls.records.export", Keyset: cdrKey,
 		Columns: []column[sb.CallRecord]{
 			{Key: "start_time", Label: "cdr.start_time", Value: func(c *sb.CallRecord) string { return c.StartTime.Format("2006-01-02 15:04:05") }, Kind: sb.FieldTime, Sort: true, Filter: true},
 			{Key: "caller", Label: "cdr.caller", Value: func(c *sb.CallRecord) string { return c.Caller }, Kind: sb.FieldPhone, Sort: true, Filter: true},
@@ -198,19 +198,25 @@ func (s *Server) recordingSelection(r *http.Request) ([]sb.CallRecord, []int64, 
 		return nil, nil, err
 	}
 	q.Where = append(q.Where, sb.Condition{Field: "recording", Op: sb.OpEq, Value: "1"})
-	q.Page, q.PageSize = 1, 100000
-	p, err := s.DB.ListCallRecords(r.Context(), actorFrom(r), q)
+	q.Sort = "" // list order, which keyset paging walks
+	var recs []sb.CallRecord
+	var sizes []int64
+	err = walkList(r.Context(), actorFrom(r), q, s.DB.ListCallRecords, cdrKey, func(c *sb.CallRecord) error {
+		var size int64
+		if st, err := os.Stat(s.recordingPath(c)); err == nil {
+			size = st.Size()
+		}
+		recs, sizes = append(recs, *c), append(sizes, size)
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	sizes := make([]int64, len(p.Items))
-	for i := range p.Items {
-		if st, err := os.Stat(s.recordingPath(&p.Items[i])); err == nil {
-			sizes[i] = st.Size()
-		}
-	}
-	return p.Items, sizes, nil
+	return recs, sizes, nil
 }
+
+// cdrKey is a call record's place in the list order (keyset paging).
+func cdrKey(c *sb.CallRecord) *sb.ListKey { return &sb.ListKey{Time: c.StartTime, ID: c.ID} }
 
 // parts splits the selection into downloads of at most max bytes.
 func parts(sizes []int64, max int64) [][2]int {

@@ -215,3 +215,41 @@ func TestInternalCallVisibleToBoth(t *testing.T) {
 		t.Errorf("the department's leader sees %d calls", p.Total)
 	}
 }
+
+// Exports walk the whole selection, however long: the CSV of the list and
+// 导出录音 of more calls than one page of 1,000 hold them all (keyset paging).
+func TestCallRecordExportsPastAThousand(t *testing.T) {
+	sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
+		a := newApp(t, db)
+		co := a.company("bigcdr")
+		start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.Local)
+		const n = 1234
+		var calls []*sb.CallRecord
+		for i := range n {
+			c := &sb.CallRecord{TenantID: co.Tenant.ID, CallID: fmt.Sprintf("big%d", i), Caller: fmt.Sprintf("1380000%04d", i), Callee: "8101",
+				Extension: "8101", Direction: sb.DirectionInbound, Disposition: sb.DispositionAnswered,
+				StartTime: start.Add(time.Duration(i/3) * time.Second), TalkSeconds: 1} // three calls a second: ties broken by ID
+			if i%10 != 0 { // 1,110 recorded
+				c.RecordingFile = fmt.Sprintf("recordings/2026/11/01/big%d.wav", i)
+			}
+			calls = append(calls, c)
+		}
+		if err := db.SaveCallRecords(ctx(), calls); err != nil {
+			t.Fatal(err)
+		}
+		web := a.login(co.Admin.Username, sbtest.Password)
+		csv := body(web.get("/cdrs/export?format=csv"))
+		for _, c := range calls {
+			if strings.Count(csv, c.ExtractionCode) != 1 && c.ExtractionCode != "" {
+				t.Fatalf("the export has call %s %d times", c.CallID, strings.Count(csv, c.ExtractionCode))
+			}
+		}
+		if rows := strings.Count(csv, "\n") - 1; rows != n {
+			t.Errorf("the export has %d rows, want %d", rows, n)
+		}
+		page := body(web.get("/cdrs/recordings"))
+		if want := fmt.Sprintf(" %d ", n-(n+9)/10); !strings.Contains(page, want) {
+			t.Errorf("导出录音 does not count the %d recorded calls: %.800s", n-(n+9)/10, page)
+		}
+	})
+}
