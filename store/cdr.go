@@ -199,19 +199,27 @@ func (db *DB) CallRecordsByCode(ctx context.Context, actor *sb.Actor, code strin
 	} else if !isNoRows(err) {
 		return nil, fmt.Errorf("read extract %s: %w", code, err)
 	}
-	q := sb.ListQuery{Page: 1, PageSize: 100000, IDs: ids}
+	var out []sb.CallRecord
 	if len(ids) == 0 {
-		q.Filter = []sb.Condition{{Field: "extraction_code", Op: sb.OpEq, Value: code}}
-		q.PageSize = 10
+		p, err := db.ListCallRecords(ctx, actor, sb.ListQuery{Page: 1, PageSize: 10, Filter: []sb.Condition{{Field: "extraction_code", Op: sb.OpEq, Value: code}}})
+		if err != nil {
+			return nil, err
+		}
+		out = p.Items
 	}
-	p, err := db.ListCallRecords(ctx, actor, q)
-	if err != nil {
-		return nil, err
+	// An export's calls, a page's worth of IDs at a time (a list page holds
+	// at most 1,000, and SQLite takes at most 32,766 parameters).
+	for lo := 0; lo < len(ids); lo += 1000 {
+		p, err := db.ListCallRecords(ctx, actor, sb.ListQuery{Page: 1, PageSize: 1000, IDs: ids[lo:min(lo+1000, len(ids))]})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Items...)
 	}
-	if len(p.Items) == 0 {
+	if len(out) == 0 {
 		return nil, sb.Errorf(sb.ENotFound, "No recordings have the extraction code %s.", code)
 	}
-	return p.Items, nil
+	return out, nil
 }
 
 // CreateExtract records the calls of an export under a new extraction code

@@ -8,6 +8,7 @@ import (
 
 	sb "switchboard"
 	"switchboard/sbtest"
+	"switchboard/store"
 )
 
 // TestSaveCallRecords: a batch of calls is written in one transaction, each
@@ -137,6 +138,40 @@ func TestSaveCallRecords(t *testing.T) {
 		counts(t, 52)
 		if err := db.SaveCallRecords(ctx, nil); err != nil {
 			t.Errorf("an empty batch: %v", err)
+		}
+	})
+}
+
+// The extraction code of an export fetches every call of it, past a page
+// of 1,000, and only for its company.
+func TestExtractOfManyCalls(t *testing.T) {
+	sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
+		sys := sbtest.Bootstrap(t, db)
+		co := sbtest.NewCompany(t, db, sys, "extract")
+		other := sbtest.NewCompany(t, db, sys, "otherextract")
+		start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.Local)
+		var calls []*sb.CallRecord
+		for i := range 1500 {
+			calls = append(calls, &sb.CallRecord{TenantID: co.Tenant.ID, CallID: fmt.Sprintf("x%d", i), StartTime: start.Add(time.Duration(i) * time.Second),
+				Caller: "13800000000", Callee: "8001", Disposition: sb.DispositionAnswered, RecordingFile: fmt.Sprintf("recordings/x%d.wav", i)})
+		}
+		if err := db.SaveCallRecords(ctx, calls); err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]int64, len(calls))
+		for i, c := range calls {
+			ids[i] = c.ID
+		}
+		code, err := db.CreateExtract(ctx, co.Admin, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.CallRecordsByCode(ctx, co.Admin, code)
+		if err != nil || len(got) != len(calls) {
+			t.Fatalf("the export's code fetched %d calls (%v), want %d", len(got), err, len(calls))
+		}
+		if _, err := db.CallRecordsByCode(ctx, other.Admin, code); sb.ErrorCodeOf(err) != sb.ENotFound {
+			t.Errorf("another company's admin with the code: %v", err)
 		}
 	})
 }
