@@ -41,12 +41,13 @@ type ListQuery struct {
 	// own order (keyset paging): the page is the first PageSize of them,
 	// Page is ignored and the rows are not counted (Total is -1). It is how
 	// an export walks millions of rows without reading the ones before each
-	// page again. Lists that take it say so (call records); others refuse it.
+	// page again. Lists that take it say so (call records, by time then ID;
+	// the audit log, by ID); others refuse it.
 	After *ListKey `json:"-"`
 }
 
-// ListKey is where a list ordered by time, newest first, then by ID stands:
-// the time and ID of a row.
+// ListKey is where a row stands in a list ordered newest first: its time
+// and ID (a list ordered by ID alone reads the ID).
 type ListKey struct {
 	Time time.Time
 	ID   int64

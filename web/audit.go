@@ -18,6 +18,7 @@ func (s *Server) auditResource() *resource[sb.AuditEntry] {
 		{"permission_group", "audit.obj.permission_group"}, {"speed_dial", "audit.obj.speed_dial"}, {"pbx", "audit.obj.pbx"}}
 	return &resource[sb.AuditEntry]{
 		Name: "audit", Title: "audit.title", Perm: "org.audit",
+		Keyset: func(e *sb.AuditEntry) *sb.ListKey { return &sb.ListKey{Time: e.Time, ID: e.ID} },
 		Columns: []column[sb.AuditEntry]{
 			{Key: "time", Label: "audit.time", Value: func(e *sb.AuditEntry) string { return e.Time.Format("2006-01-02 15:04:05") }, Kind: sb.FieldTime, Sort: true, Filter: true},
 			{Key: "actor", Label: "audit.actor", Value: func(e *sb.AuditEntry) string { return e.Actor }, Sort: true, Filter: true},
