@@ -105,6 +105,21 @@ func TestCollect(t *testing.T) {
 }
 
 // recordCall bridges a and b with a recorder into path, has B send a
+// readStereoFile reads the two channels of the stereo WAV at path.
+func readStereoFile(t *testing.T, path string) ([]int16, []int16) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ch0, ch1, err := ReadStereoWAV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch0, ch1
+}
+
 // 1 kHz tone and A silence for d in real time, and returns the recorder.
 func recordCall(t *testing.T, path string, d time.Duration) (*Recorder, *Session, *Session) {
 	c := recordCallOn(t, newTestRelay(t, RelayGoroutine), path, d)
@@ -152,15 +167,7 @@ func TestRecordingIsStereoWithEachPartyOnItsChannel(t *testing.T) {
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ch0, ch1, err := ReadStereoWAV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch0, ch1 := readStereoFile(t, path)
 	total := float64(len(ch0)) / SampleRate
 	if total < 1.05 || total > 1.6 {
 		t.Errorf("recording lasts %.2f s, want about 1.1 (100 ms wait, then 1 s)", total)

@@ -2,7 +2,6 @@ package media
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -46,15 +45,7 @@ func TestConnectedRelay(t *testing.T) {
 		if s := ToneSeconds(decodeAll(heard, PCMA), 1000); s < 0.8 {
 			t.Errorf("A heard %.2f s of B's 1 kHz (%d packets), want about 1", s, len(heard))
 		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		ch0, ch1, err := ReadStereoWAV(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ch0, ch1 := readStereoFile(t, path)
 		if got := ToneSeconds(ch1, 1000); math.Abs(got-1) > 0.1 {
 			t.Errorf("B's channel has 1 kHz for %.2f s, want 1", got)
 		}

@@ -293,15 +293,7 @@ func TestWAVWriterRoundTrip(t *testing.T) {
 		t.Error("WriteStereo after Close succeeded")
 	}
 
-	f, err := os.Open(stereo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ch0, ch1, err := ReadStereoWAV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch0, ch1 := readStereoFile(t, stereo)
 	if !slices.Equal(ch0, a) {
 		t.Error("channel 0 differs from what was written")
 	}

@@ -188,10 +188,10 @@ func (r *bridgeRun) end() {
 		}
 	}
 	r.br.Close()
-	sa, sb := la.sess.Stats(), lb.sess.Stats()
+	as, bs := la.sess.Stats(), lb.sess.Stats()
 	r.s.log.Debug("sip bridge ended", "a", la.callID, "b", lb.callID,
-		"a_in", sa.PacketsIn, "a_out", sa.PacketsOut, "a_dropped", sa.Dropped, "a_remote", la.sess.Remote(),
-		"b_in", sb.PacketsIn, "b_out", sb.PacketsOut, "b_dropped", sb.Dropped, "b_remote", lb.sess.Remote(), "a_senderr", sa.SendErrors, "b_senderr", sb.SendErrors, "a_lost", sa.Lost, "b_lost", sb.Lost)
+		"a_in", as.PacketsIn, "a_out", as.PacketsOut, "a_dropped", as.Dropped, "a_remote", la.sess.Remote(),
+		"b_in", bs.PacketsIn, "b_out", bs.PacketsOut, "b_dropped", bs.Dropped, "b_remote", lb.sess.Remote(), "a_senderr", as.SendErrors, "b_senderr", bs.SendErrors, "a_lost", as.Lost, "b_lost", bs.Lost)
 	r.after(nil)
 }
 

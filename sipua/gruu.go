@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -255,12 +256,36 @@ func (s *Server) appendGRUUs(v *strings.Builder, b Binding, scheme, hostport str
 // hasOptionTag reports whether the value of a Supported or Require header
 // (RFC 3261 §20.37, §20.32) lists tag.
 func hasOptionTag(v, tag string) bool {
-	for t := range strings.SplitSeq(v, ",") {
-		if strings.EqualFold(strings.TrimSpace(t), tag) {
+	for t := range optionTags(v) {
+		if strings.EqualFold(t, tag) {
 			return true
 		}
 	}
 	return false
+}
+
+// optionTags yields the option tags of a Supported or Require header's value.
+func optionTags(v string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" && !yield(t) {
+				return
+			}
+		}
+	}
+}
+
+// requiredTags yields the option tags of a request's Require headers.
+func requiredTags(req *sip.Request) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, h := range req.GetHeaders("Require") {
+			for t := range optionTags(h.Value()) {
+				if !yield(t) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // escapeParam escapes s for a URI parameter value (RFC 3261 §25.1:

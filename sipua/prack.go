@@ -61,30 +61,29 @@ func (l *Leg) sendReliableLocked(res *sip.Response) func() error {
 // 64×T1 (RFC 3262 §3).
 func (l *Leg) retransmitReliable(tx sip.ServerTransaction, res *sip.Response, acked chan struct{}) {
 	wait := sip.T1
-	deadline := time.NewTimer(64 * sip.T1)
-	defer deadline.Stop()
+	resend := time.NewTimer(wait)
+	defer resend.Stop()
+	giveUp := time.NewTimer(64 * sip.T1)
+	defer giveUp.Stop()
 	for {
-		t := time.NewTimer(wait)
 		select {
 		case <-acked:
-			t.Stop()
 			return
 		case <-l.final:
-			t.Stop()
 			return
-		case <-deadline.C:
-			t.Stop()
+		case <-giveUp.C:
 			l.srv.log.Info("sip call without prack", "call_id", l.callID, "status", res.StatusCode)
 			l.Hangup(context.Background(), sb.CauseFailed)
 			return
-		case <-t.C:
+		case <-resend.C:
 			// Over TCP and TLS the transport carries it reliably.
 			if l.flow.network == "udp" {
 				if err := tx.Respond(res); err != nil {
 					return
 				}
 			}
-			wait *= 2
+			wait *= 2 // no T2 cap here: RFC 3262 §3 doubles each time
+			resend.Reset(wait)
 		}
 	}
 }
@@ -168,8 +167,8 @@ func parseRAck(req *sip.Request) (rseq, cseq uint32, method sip.RequestMethod, o
 
 // requires100rel reports whether an INVITE requires reliable provisionals.
 func requires100rel(req *sip.Request) bool {
-	for _, h := range req.GetHeaders("Require") {
-		if hasOptionTag(h.Value(), "100rel") {
+	for t := range requiredTags(req) {
+		if strings.EqualFold(t, "100rel") {
 			return true
 		}
 	}

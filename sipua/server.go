@@ -697,11 +697,9 @@ func (s *Server) handle(h func(ctx context.Context, req *sip.Request, tx sip.Ser
 // comma-separated: all but 100rel (RFC 3262, prack.go).
 func unsupportedRequired(req *sip.Request) string {
 	var tags []string
-	for _, h := range req.GetHeaders("Require") {
-		for t := range strings.SplitSeq(h.Value(), ",") {
-			if t = strings.TrimSpace(t); t != "" && !strings.EqualFold(t, "100rel") && len(tags) < 8 {
-				tags = append(tags, t[:min(len(t), 64)])
-			}
+	for t := range requiredTags(req) {
+		if !strings.EqualFold(t, "100rel") && len(tags) < 8 {
+			tags = append(tags, t[:min(len(t), 64)])
 		}
 	}
 	return strings.Join(tags, ", ")

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,59 @@ type listSpec struct {
 	// Keyset, for a list whose DefaultSort is "<Keyset> DESC, <id> DESC"
 	// with a time as Keyset, lets it take ListQuery.After; "" refuses it.
 	Keyset string
+}
+
+// lastSecondOfDay is how far into a day its last second starts: a date as
+// the upper bound of a time range includes that whole day.
+const lastSecondOfDay = 86399
+
+// isDate reports whether v, a time typed by a person, is a date alone.
+func isDate(v string) bool { return len(strings.TrimSpace(v)) == len("2006-01-02") }
+
+// narrowToKey lowers the upper bound of each range of the keyset's time
+// field in q to the key (ListQuery.After) when it is later: the rows after
+// the key start at or before it, so the matches are the same, and the range
+// then has one upper bound. With two (the range's and afterKey's) SQLite
+// bounds its index scan by the range's, and each page of an export read the
+// range from its end down to the key again (a week of a company's calls at
+// 4 million: 7 ms a page at the start, 22 ms after 150 pages). A key that
+// does not read back as itself in local time (a clock change) leaves the
+// ranges alone. q's condition slices are copied before they change.
+func (s *listSpec) narrowToKey(q *sb.ListQuery) {
+	var field string
+	for _, f := range s.Fields {
+		if f.Expr == s.Keyset && f.Type == sb.FieldTime {
+			field = f.Name
+		}
+	}
+	key := q.After.Time
+	bound := key.In(time.Local).Format("2006-01-02 15:04:05")
+	if t, err := ParseTime(bound); field == "" || err != nil || t.Unix() != key.Unix() {
+		return
+	}
+	narrow := func(conds []sb.Condition) []sb.Condition {
+		out, copied := conds, false
+		for i, c := range conds {
+			if c.Field != field || c.Op != sb.OpBetween {
+				continue
+			}
+			hi, err := ParseTime(strings.TrimSpace(c.Value2))
+			if err != nil {
+				continue // the list says what is wrong with it
+			}
+			if isDate(c.Value2) {
+				hi = hi.Add(lastSecondOfDay * time.Second)
+			}
+			if hi.Unix() > key.Unix() {
+				if !copied {
+					out, copied = slices.Clone(conds), true
+				}
+				out[i].Value2 = bound
+			}
+		}
+		return out
+	}
+	q.Filter, q.Where = narrow(q.Filter), narrow(q.Where)
 }
 
 // afterKey is the condition of keyset paging (ListQuery.After) on a list
@@ -154,8 +208,8 @@ func (s *listSpec) condition(d dialect, c sb.Condition, a *args) (string, error)
 		if err != nil {
 			return "", err
 		}
-		if f.Type == sb.FieldTime && len(strings.TrimSpace(c.Value2)) == len("2006-01-02") {
-			v2 = v2.(int64) + 86399 // a date as upper bound includes that whole day
+		if f.Type == sb.FieldTime && isDate(c.Value2) {
+			v2 = v2.(int64) + lastSecondOfDay // a date as upper bound includes that whole day
 		}
 		return "(" + f.Expr + " BETWEEN " + bind(v1) + " AND " + bind(v2) + ")", nil
 	}

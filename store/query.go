@@ -31,6 +31,9 @@ type rowQueryer interface {
 // count and list say "trunks").
 func listPage[T any](ctx context.Context, db *DB, spec *listSpec, q sb.ListQuery, a *args, idExpr, cols, from, what string, scan func(rowScanner) (*T, error)) (sb.Page[T], error) {
 	var p sb.Page[T]
+	if q.After != nil && spec.Keyset != "" {
+		spec.narrowToKey(&q)
+	}
 	cond, err := spec.where(db.dialect, &q, idExpr, a)
 	if err != nil {
 		return p, err
