@@ -149,7 +149,7 @@ func StartPBX(t *testing.T) *PBX {
 	p := &PBX{t: t, dir: dir, Data: filepath.Join(dir, "data"), client: &http.Client{Timeout: 30 * time.Second}}
 	for attempt := 1; ; attempt++ {
 		p.HTTP = "127.0.0.1:" + strconv.Itoa(sbtest.FreePort(t, "tcp"))
-		p.SIP = "127.0.0.1:" + strconv.Itoa(freeSIPPort(t))
+		p.SIP = "127.0.0.1:" + strconv.Itoa(sbtest.FreeSIPPort(t))
 		p.RTPPorts = rtpRange(t)
 		err := p.start()
 		if err == nil {
@@ -314,22 +314,6 @@ func portOf(addr string) int {
 	_, port, _ := net.SplitHostPort(addr)
 	n, _ := strconv.Atoi(port)
 	return n
-}
-
-// freeSIPPort returns a port free for both UDP and TCP on 127.0.0.1 a
-// moment ago.
-func freeSIPPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		port := sbtest.FreePort(t, "udp")
-		l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("e2e: no port free for both UDP and TCP")
-	return 0
 }
 
 // rtpRange returns a range of 100 UDP ports in 40000-49999 that were all

@@ -401,6 +401,36 @@ func freePort(network string) (int, error) {
 	return 0, fmt.Errorf("unknown network %q", network)
 }
 
+// ListenSIP listens on UDP and TCP at the same port of 127.0.0.1, as a
+// SIP peer does, retrying while the port UDP got is taken for TCP.
+func ListenSIP(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 50 {
+		udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("sbtest: listen udp: %v", err)
+		}
+		tcp, err := net.Listen("tcp4", udp.LocalAddr().String())
+		if err == nil {
+			return udp, tcp
+		}
+		udp.Close()
+	}
+	t.Fatal("sbtest: no port free for both UDP and TCP")
+	return nil, nil
+}
+
+// FreeSIPPort returns a port of 127.0.0.1 that was free for both UDP and
+// TCP a moment ago, for a SIP program the test starts.
+func FreeSIPPort(t testing.TB) int {
+	t.Helper()
+	udp, tcp := ListenSIP(t)
+	port := udp.LocalAddr().(*net.UDPAddr).Port
+	udp.Close()
+	tcp.Close()
+	return port
+}
+
 // freePortRun returns the first of n consecutive ports that were all free
 // for UDP and TCP a moment ago, for programs that bind a base port and the
 // ones after it (SIPp's -mp: audio, video; RTCP on +1).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -49,15 +48,8 @@ func startFakeRegistrar(t *testing.T, stale bool) *fakeRegistrar {
 	srv.OnInvite(f.handle)
 	srv.OnOptions(f.handle)
 
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	udp, tcp := sbtest.ListenSIP(t)
 	f.addr = udp.LocalAddr().String()
-	tcp, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var wg sync.WaitGroup
 	wg.Go(func() { srv.ServeUDP(udp) })
 	wg.Go(func() { srv.ServeTCP(tcp) })

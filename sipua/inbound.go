@@ -386,20 +386,20 @@ func (s *Server) onBye(ctx context.Context, req *sip.Request, tx sip.ServerTrans
 // application/dtmf) into the leg's session as if they had come on RTP
 // (media.Session.ReceiveDigit): they reach the leg's DTMF channel, and
 // the bridged party as its DTMF mode asks. Other INFO packages are
-// answered 200 and ignored.
+// answered 200 and ignored. The digit is taken before the 200 goes out: a
+// phone that sends its next key on RTP once it has the 200 must not
+// overtake it.
 func (s *Server) onInfo(ctx context.Context, req *sip.Request, tx sip.ServerTransaction) {
 	l := s.inDialog(req, tx)
 	if l == nil {
 		return
 	}
-	s.reply(tx, req, nil)
 	ct := ""
 	if h := req.ContentType(); h != nil {
 		ct = h.Value()
 	}
-	d, dur, ok := parseDigitInfo(ct, req.Body())
-	if !ok {
-		return
+	if d, dur, ok := parseDigitInfo(ct, req.Body()); ok {
+		l.sess.ReceiveDigit(d, dur)
 	}
-	l.sess.ReceiveDigit(d, dur)
+	s.reply(tx, req, nil)
 }
