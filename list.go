@@ -1,6 +1,7 @@
 package switchboard
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -107,4 +108,60 @@ const (
 type Page[T any] struct {
 	Items []T `json:"items"`
 	Total int `json:"total"`
+}
+
+// ListFunc is a list method of the store.
+type ListFunc[T any] func(context.Context, *Actor, ListQuery) (Page[T], error)
+
+// EachItem calls fn on every item of list that q selects, a page of 1000 at
+// a time by page number.
+func EachItem[T any](ctx context.Context, a *Actor, q ListQuery, list ListFunc[T], fn func(*T) error) error {
+	q.Page, q.PageSize, q.After = 1, 1000, nil
+	return eachPage(ctx, a, q, list, fn, func(q *ListQuery, p *Page[T]) bool {
+		q.Page++
+		return (q.Page-1)*q.PageSize < p.Total
+	})
+}
+
+// EachItemAfter calls fn on every item of list that q selects, a page of
+// 1000 at a time, each page starting after the last item of the one before
+// (ListQuery.After; key is an item's key): an export of millions of rows
+// does not read the rows before each page again.
+func EachItemAfter[T any](ctx context.Context, a *Actor, q ListQuery, list ListFunc[T], key func(*T) *ListKey, fn func(*T) error) error {
+	q.Page, q.PageSize, q.After = 1, 1000, nil
+	return eachPage(ctx, a, q, list, fn, func(q *ListQuery, p *Page[T]) bool {
+		q.After = key(&p.Items[len(p.Items)-1])
+		return true
+	})
+}
+
+// eachPage calls fn on every item of each page of list, from q on, while
+// pages are full and next (which moves q to the next page) says there is
+// more.
+func eachPage[T any](ctx context.Context, a *Actor, q ListQuery, list ListFunc[T], fn func(*T) error, next func(*ListQuery, *Page[T]) bool) error {
+	for {
+		p, err := list(ctx, a, q)
+		if err != nil {
+			return err
+		}
+		for i := range p.Items {
+			if err := fn(&p.Items[i]); err != nil {
+				return err
+			}
+		}
+		if len(p.Items) < q.PageSize || !next(&q, &p) {
+			return nil
+		}
+	}
+}
+
+// AllItems returns every item of list that q selects: a form's picker
+// offers all of a company's extensions or users, not a first page.
+func AllItems[T any](ctx context.Context, a *Actor, list ListFunc[T], q ListQuery) ([]T, error) {
+	var out []T
+	err := EachItem(ctx, a, q, list, func(item *T) error {
+		out = append(out, *item)
+		return nil
+	})
+	return out, err
 }

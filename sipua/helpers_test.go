@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -264,7 +265,15 @@ func startServer(t testing.TB, edit func(*sipua.Server)) *testServer {
 }
 
 // addr is the server's UDP (and TCP) address.
-func (ts *testServer) addr() string { return ts.LocalAddr("udp") }
+// addr is where phones send to: the UDP listener, at 127.0.0.1 when it
+// listens on every address.
+func (ts *testServer) addr() string {
+	ap := netip.MustParseAddrPort(ts.LocalAddr("udp"))
+	if ap.Addr().IsUnspecified() {
+		ap = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port())
+	}
+	return ap.String()
+}
 
 // running fails the test if Run has returned.
 func (ts *testServer) running(t testing.TB) {

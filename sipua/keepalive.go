@@ -72,7 +72,7 @@ func (s *Server) pingAll(ctx context.Context) {
 // and transport: for UDP from our listening socket, so that it passes the
 // phone's NAT pinhole and keeps it open) and waits up to KeepAliveTimeout
 // for a final answer. Any answer counts, even an error status: the phone is
-// there.
+// there. Over UDP the ping takes the lean path (keepalive_udp.go).
 func (s *Server) ping(ctx context.Context, b Binding) error {
 	network, addr := b.target()
 	var uri sip.Uri
@@ -81,6 +81,11 @@ func (s *Server) ping(ctx context.Context, b Binding) error {
 	}
 	transport := sip.NetworkToUpper(network)
 	host := s.advertised(b.Source.Addr())
+	lean := network == "udp" && s.udpPing != nil
+	branch := sip.GenerateBranch()
+	if lean {
+		branch = newPingBranch()
+	}
 	req := sip.NewRequest(sip.OPTIONS, uri)
 	req.AppendHeader(&sip.ViaHeader{
 		ProtocolName:    "SIP",
@@ -88,7 +93,7 @@ func (s *Server) ping(ctx context.Context, b Binding) error {
 		Transport:       transport,
 		Host:            host,
 		Port:            s.listenPort(network),
-		Params:          sip.HeaderParams{{K: "branch", V: sip.GenerateBranch()}, {K: "rport"}},
+		Params:          sip.HeaderParams{{K: "branch", V: branch}, {K: "rport"}},
 	})
 	req.AppendHeader(&sip.FromHeader{
 		Address: sip.Uri{Scheme: "sip", Host: host},
@@ -101,16 +106,17 @@ func (s *Server) ping(ctx context.Context, b Binding) error {
 	maxFwd := sip.MaxForwardsHeader(70)
 	req.AppendHeader(&maxFwd)
 	req.SetBody(nil)
-	req.SetTransport(transport)
-	req.SetDestination(addr)
-	if network == "udp" && s.udpConn != nil {
-		if la, ok := s.udpConn.LocalAddr().(*net.UDPAddr); ok {
-			req.Laddr = sip.Addr{IP: la.IP, Port: la.Port}
-		}
-	}
 	ctx, cancel := context.WithTimeout(ctx, orDefault(s.KeepAliveTimeout, DefaultKeepAliveTimeout))
 	defer cancel()
-	if _, err := s.client.Do(ctx, req, sipgo.ClientRequestBuild); err != nil {
+	var err error
+	if lean {
+		err = s.udpPing.ping(ctx, req, branch, net.UDPAddrFromAddrPort(b.Source))
+	} else {
+		req.SetTransport(transport)
+		req.SetDestination(addr)
+		_, err = s.client.Do(ctx, req, sipgo.ClientRequestBuild)
+	}
+	if err != nil {
 		return fmt.Errorf("options to %s %s: %w", network, addr, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package sipua_test
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,39 @@ func TestKeepAliveDisabled(t *testing.T) {
 		if tk.period == keepAliveEvery {
 			t.Error("a keep-alive ticker runs although pings are disabled")
 		}
+	}
+}
+
+// TestListeningOnEveryAddress: with the product's default listening address
+// (0.0.0.0) the PBX advertises the address it sends from, never 0.0.0.0, in
+// the INVITE's Via and Contact, in its SDP and in its keep-alive pings, and
+// the call's media flows.
+func TestListeningOnEveryAddress(t *testing.T) {
+	p := startPBX(t, pbxConfig(), func(s *sipua.Server) {
+		s.Addr = "0.0.0.0:0"
+		s.KeepAliveInterval = keepAliveEvery
+	})
+	if ap := netip.MustParseAddrPort(p.LocalAddr("udp")); !ap.Addr().IsUnspecified() {
+		t.Fatalf("listening on %s, want every address", p.LocalAddr("udp"))
+	}
+	a, b := p.registered(t, "1001"), p.registered(t, "1002")
+	out, in := answered(t, a, b, "1002")
+	inv := in.Invite()
+	if via := inv.Via(); via.Host != "127.0.0.1" {
+		t.Errorf("INVITE Via host %q, want 127.0.0.1", via.Host)
+	}
+	if c := inv.Contact(); c == nil || c.Address.Host != "127.0.0.1" {
+		t.Errorf("INVITE Contact %v, want host 127.0.0.1", c)
+	}
+	if a := in.RemoteRTP().Addr().String(); a != "127.0.0.1" {
+		t.Errorf("SDP offers media at %s, want 127.0.0.1", a)
+	}
+	flowRTP(t, out, in, 10)
+	flowRTP(t, in, out, 10)
+
+	p.clock.Fire(t, keepAliveEvery)
+	ping := received(t, a, sip.OPTIONS)
+	if via := ping.Via(); via.Host != "127.0.0.1" || netip.AddrPortFrom(netip.MustParseAddr(via.Host), uint16(via.Port)).String() != p.addr() {
+		t.Errorf("ping Via %s, want 127.0.0.1 and the listening port", via.Value())
 	}
 }

@@ -253,7 +253,9 @@ type Server struct {
 	client  *sipgo.Client
 	udpConn net.PacketConn
 	udpReg  *udpRegistrar     // REGISTERs on udpConn, past sipgo's transactions
+	udpPing *udpPinger        // keep-alive OPTIONS on udpConn, likewise
 	addrs   map[string]string // network → listening host:port
+	sources sourceAddrs       // what advertised says when listening on every address
 
 	inflightMu sync.RWMutex
 	closing    bool
@@ -422,6 +424,7 @@ func (s *Server) Run(ctx context.Context) error {
 			// known before the serving goroutine gets to it.
 			s.udpConn = l.packet
 			s.udpReg = newUDPRegistrar(s, l.packet)
+			s.udpPing = newUDPPinger(l.packet)
 			ua.TransportLayer().Pool("udp").Add(l.addr, &sip.UDPConnection{PacketConn: l.packet, PacketAddr: l.addr, Listener: true})
 		}
 	}
@@ -602,8 +605,9 @@ var errBanned = errors.New("source banned")
 // before it is parsed. A banned UDP source gets silence; a banned stream
 // connection is closed (an error from the filter closes it; for UDP it would
 // stop the whole listener, so UDP data is only dropped). REGISTERs on the
-// UDP listener from sources not banned are then handled here, past sipgo's
-// transaction layer (registrar_udp.go).
+// UDP listener from sources not banned, and the answers to our keep-alive
+// pings, are then handled here, past sipgo's transaction layer
+// (registrar_udp.go, keepalive_udp.go).
 func (s *Server) admit(p sip.TransportReadProps, data []byte) ([]byte, error) {
 	if !s.guard.Allowed(addrOf(p.RemoteAddr).Addr(), s.clock.Now()) {
 		if p.Transport == "UDP" {
@@ -612,6 +616,9 @@ func (s *Server) admit(p sip.TransportReadProps, data []byte) ([]byte, error) {
 		return nil, errBanned
 	}
 	if p.Transport == "UDP" && s.udpReg != nil && s.udpReg.serve(data, p.LocalAddr, p.RemoteAddr) {
+		return nil, nil
+	}
+	if p.Transport == "UDP" && s.udpPing != nil && s.udpPing.answer(data) {
 		return nil, nil
 	}
 	return data, nil
@@ -813,7 +820,7 @@ func (d demoted) WithGroup(name string) slog.Handler    { return demoted{d.h.Wit
 // advertised returns the host we put in Via and Contact headers of requests
 // to dst: PublicIP for destinations on the internet, else the listening
 // address when it is a specific one, else the local address the kernel
-// would send from to dst (a connected UDP socket sends nothing).
+// would send from to dst (sourceAddrs).
 func (s *Server) advertised(dst netip.Addr) string {
 	local := dst.IsPrivate() || dst.IsLoopback() || dst.IsLinkLocalUnicast()
 	if s.PublicIP.IsValid() && !local {
@@ -824,11 +831,8 @@ func (s *Server) advertised(dst netip.Addr) string {
 			return a.String()
 		}
 	}
-	if c, err := net.Dial("udp", netip.AddrPortFrom(dst, 9).String()); err == nil {
-		defer c.Close()
-		if a := addrOf(c.LocalAddr()); a.IsValid() {
-			return a.Addr().Unmap().String()
-		}
+	if a := s.sources.lookup(dst, s.clock.Now()); a != "" {
+		return a
 	}
 	if s.PublicIP.IsValid() {
 		return s.PublicIP.String()

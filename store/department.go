@@ -307,20 +307,20 @@ func Subtree(tree map[int64]int64, root int64) []int64 {
 // DepartmentOptions lists id/name pairs of a company's departments for
 // pickers, indented by depth.
 func (db *DB) DepartmentOptions(ctx context.Context, actor *sb.Actor, tenant int64) ([]Option, error) {
-	p, err := db.ListDepartments(ctx, actor, sb.ListQuery{Page: 1, PageSize: 1000, Filter: []sb.Condition{{Field: "tenant_id", Op: sb.OpEq, Value: fmt.Sprint(tenant)}}})
+	depts, err := sb.AllItems(ctx, actor, db.ListDepartments, sb.ListQuery{Filter: []sb.Condition{{Field: "tenant_id", Op: sb.OpEq, Value: fmt.Sprint(tenant)}}})
 	if err != nil {
 		return nil, err
 	}
 	parent := map[int64]int64{}
 	name := map[int64]string{}
-	for _, d := range p.Items {
+	for _, d := range depts {
 		parent[d.ID], name[d.ID] = d.ParentID, d.Name
 	}
 	var out []Option
 	var walk func(id int64, depth int)
 	seen := map[int64]bool{}
 	walk = func(id int64, depth int) {
-		for _, d := range p.Items {
+		for _, d := range depts {
 			if d.ParentID == id && !seen[d.ID] {
 				seen[d.ID] = true
 				out = append(out, Option{ID: d.ID, Name: strings.Repeat("　", depth) + d.Name})
@@ -329,7 +329,7 @@ func (db *DB) DepartmentOptions(ctx context.Context, actor *sb.Actor, tenant int
 		}
 	}
 	walk(0, 0)
-	for _, d := range p.Items { // departments whose parent the actor cannot see
+	for _, d := range depts { // departments whose parent the actor cannot see
 		if !seen[d.ID] {
 			seen[d.ID] = true
 			out = append(out, Option{ID: d.ID, Name: d.Name})

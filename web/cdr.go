@@ -3,6 +3,7 @@ package web
 import (
 	"archive/zip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -190,121 +191,187 @@ func (s *Server) recordingPath(c *sb.CallRecord) string {
 	return filepath.Join(s.DataDir, filepath.Clean("/"+c.RecordingFile))
 }
 
-// recordingSelection returns the recorded calls of the current filter (or the
-// checked rows), in list order, with their file sizes.
-func (s *Server) recordingSelection(r *http.Request) ([]sb.CallRecord, []int64, error) {
+// eachRecording walks the recorded calls of the current filter (or the
+// checked rows) in list order, by keyset, telling fn each call's file size
+// and the download part it falls in (from 1): parts hold at most max bytes.
+// Nothing of the selection is kept, so a month of recordings costs no more
+// memory than a day. fn returns errEnough to end the walk early.
+//
+// A request with "upto" sees only the calls whose ID is at most that: the
+// parts page puts the highest ID it saw in its links, so that calls recorded
+// after it (which land anywhere in start-time order) do not move the parts'
+// borders between the page and the downloads.
+func (s *Server) eachRecording(r *http.Request, max int64, fn func(c *sb.CallRecord, size int64, part int) error) error {
 	q, err := parseListQuery(r)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
+	upto := formInt64(r, "upto")
 	q.Where = append(q.Where, sb.Condition{Field: "recording", Op: sb.OpEq, Value: "1"})
 	q.Sort = "" // list order, which keyset paging walks
-	var recs []sb.CallRecord
-	var sizes []int64
-	err = walkList(r.Context(), actorFrom(r), q, s.DB.ListCallRecords, cdrKey, func(c *sb.CallRecord) error {
+	split := partSplit{max: max}
+	err = sb.EachItemAfter(r.Context(), actorFrom(r), q, s.DB.ListCallRecords, cdrKey, func(c *sb.CallRecord) error {
+		if upto > 0 && c.ID > upto {
+			return nil
+		}
 		var size int64
 		if st, err := os.Stat(s.recordingPath(c)); err == nil {
 			size = st.Size()
 		}
-		recs, sizes = append(recs, *c), append(sizes, size)
-		return nil
+		return fn(c, size, split.place(size))
 	})
-	if err != nil {
-		return nil, nil, err
+	if errors.Is(err, errEnough) {
+		return nil
 	}
-	return recs, sizes, nil
+	return err
 }
+
+// errEnough ends a walk that has what it came for.
+var errEnough = errors.New("enough")
 
 // cdrKey is a call record's place in the list order (keyset paging).
 func cdrKey(c *sb.CallRecord) *sb.ListKey { return &sb.ListKey{Time: c.StartTime, ID: c.ID} }
 
-// parts splits the selection into downloads of at most max bytes.
-func parts(sizes []int64, max int64) [][2]int {
-	var out [][2]int
-	start, total := 0, int64(0)
-	for i, n := range sizes {
-		if i > start && total+n > max {
-			out = append(out, [2]int{start, i})
-			start, total = i, 0
-		}
-		total += n
+// partSplit cuts a run of files into downloads of at most max bytes, in
+// order: a file that would take the part past max starts the next one (a
+// file larger than max has a part of its own).
+type partSplit struct {
+	max, bytes int64
+	part       int // the current part, from 1; 0 before the first file
+	files      int // in the current part
+}
+
+// place returns the part of the next file, of size bytes.
+func (p *partSplit) place(size int64) int {
+	if p.part == 0 || p.files > 0 && p.bytes+size > p.max {
+		p.part, p.bytes, p.files = p.part+1, 0, 0
 	}
-	if start < len(sizes) {
-		out = append(out, [2]int{start, len(sizes)})
-	}
-	return out
+	p.bytes += size
+	p.files++
+	return p.part
 }
 
 // cdrRecordingParts (导出录音) lists the zip downloads of the current
 // selection: one when it fits in 500 MB, several otherwise.
 func (s *Server) cdrRecordingParts(w http.ResponseWriter, r *http.Request) {
-	recs, sizes, err := s.recordingSelection(r)
+	type part struct {
+		files int
+		bytes int64
+	}
+	var ps []part
+	count, total, upto := 0, int64(0), int64(0)
+	err := s.eachRecording(r, s.maxZip(), func(c *sb.CallRecord, size int64, n int) error {
+		upto = max(upto, c.ID)
+		if n > len(ps) {
+			ps = append(ps, part{})
+		}
+		ps[n-1].files++
+		ps[n-1].bytes += size
+		count, total = count+1, total+size
+		return nil
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	var total int64
-	for _, n := range sizes {
-		total += n
-	}
 	query := r.URL.Query()
-	var links []map[string]any
-	for i, p := range parts(sizes, s.maxZip()) {
-		query.Set("part", strconv.Itoa(i+1))
-		var n int64
-		for _, sz := range sizes[p[0]:p[1]] {
-			n += sz
-		}
-		links = append(links, map[string]any{"Href": "/cdrs/recordings.zip?" + query.Encode(), "Part": i + 1, "Files": p[1] - p[0], "MB": (n + 1<<20 - 1) >> 20})
+	if upto > 0 {
+		query.Set("upto", strconv.FormatInt(upto, 10))
 	}
-	s.render(w, r, "cdr_recordings.html", &pageData{Title: "cdr.export_recordings", Data: map[string]any{"Count": len(recs), "MB": (total + 1<<20 - 1) >> 20, "Parts": links}})
+	var links []map[string]any
+	for i, p := range ps {
+		query.Set("part", strconv.Itoa(i+1))
+		links = append(links, map[string]any{"Href": "/cdrs/recordings.zip?" + query.Encode(), "Part": i + 1, "Files": p.files, "MB": megabytes(p.bytes)})
+	}
+	s.render(w, r, "cdr_recordings.html", &pageData{Title: "cdr.export_recordings", Data: map[string]any{"Count": count, "MB": megabytes(total), "Parts": links}})
 }
 
-// cdrRecordingZip streams one part of the selection's recordings as a zip.
+// megabytes rounds n bytes up to whole MB.
+func megabytes(n int64) int64 { return (n + 1<<20 - 1) >> 20 }
+
+// cdrRecordingZip streams one part of the selection's recordings as a zip,
+// from the first file of the part to its last, without holding the
+// selection.
 func (s *Server) cdrRecordingZip(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	recs, sizes, err := s.recordingSelection(r)
-	if err != nil {
+	want, _ := strconv.Atoi(r.FormValue("part"))
+	if want == 0 {
+		want = 1
+	}
+	if want < 1 {
+		s.failAny(w, r, sb.FieldError("part", "There is no part %d.", want))
+		return
+	}
+	z := s.recordingZip(w, a, fmt.Sprintf("recordings-%s-part%d.zip", time.Now().Format("20060102-150405"), want))
+	parts := 0
+	err := s.eachRecording(r, s.maxZip(), func(c *sb.CallRecord, _ int64, n int) error {
+		parts = n
+		switch {
+		case n > want:
+			return errEnough
+		case n == want:
+			return z.add(c)
+		}
+		return nil
+	})
+	switch {
+	case err != nil && z.started():
+		s.Log.Warn("recording zip", "err", err) // the download is cut short: the zip has no end
+	case err != nil:
 		s.failAny(w, r, err)
-		return
+	case parts < want:
+		s.failAny(w, r, sb.FieldError("part", "There is no part %d; the selection has %d.", want, parts))
+	default:
+		z.close()
 	}
-	ps := parts(sizes, s.maxZip())
-	n, _ := strconv.Atoi(r.FormValue("part"))
-	if n == 0 {
-		n = 1
-	}
-	if n < 1 || n > len(ps) {
-		s.failAny(w, r, sb.FieldError("part", "There is no part %d; the selection has %d.", n, len(ps)))
-		return
-	}
-	p := ps[n-1]
-	s.writeRecordingsZip(w, a, recs[p[0]:p[1]], fmt.Sprintf("recordings-%s-part%d.zip", time.Now().Format("20060102-150405"), n))
 }
 
-// writeRecordingsZip streams recordings as a zip (stored, not compressed:
-// WAV barely compresses and streaming stays cheap). A file missing from the
-// disk is left out rather than failing the whole download.
-func (s *Server) writeRecordingsZip(w http.ResponseWriter, a *sb.Actor, recs []sb.CallRecord, name string) {
-	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	zw := zip.NewWriter(w)
-	for i := range recs {
-		c := &recs[i]
-		f, err := os.Open(s.recordingPath(c))
-		if err != nil {
-			continue
-		}
-		zf, err := zw.CreateHeader(&zip.FileHeader{Name: recordingName(a, c), Method: zip.Store, Modified: c.StartTime})
-		if err == nil {
-			_, err = io.Copy(zf, f)
-		}
-		f.Close()
-		if err != nil {
-			s.Log.Warn("recording zip", "err", err)
-			return
-		}
+// recordingZip streams recordings as a zip (stored, not compressed: WAV
+// barely compresses and streaming stays cheap). Nothing is written before
+// the first file, so a request that finds none can still fail cleanly. A
+// file missing from the disk is left out rather than failing the download.
+type recordingZip struct {
+	s    *Server
+	w    http.ResponseWriter
+	a    *sb.Actor
+	name string
+	zw   *zip.Writer
+}
+
+func (s *Server) recordingZip(w http.ResponseWriter, a *sb.Actor, name string) *recordingZip {
+	return &recordingZip{s: s, w: w, a: a, name: name}
+}
+
+func (z *recordingZip) started() bool { return z.zw != nil }
+
+// add writes c's recording; an error is the download's (the client left).
+func (z *recordingZip) add(c *sb.CallRecord) error {
+	f, err := os.Open(z.s.recordingPath(c))
+	if err != nil {
+		return nil
 	}
-	zw.Close()
+	defer f.Close()
+	z.start()
+	zf, err := z.zw.CreateHeader(&zip.FileHeader{Name: recordingName(z.a, c), Method: zip.Store, Modified: c.StartTime})
+	if err == nil {
+		_, err = io.Copy(zf, f)
+	}
+	return err
+}
+
+// start sends the download's headers and begins the zip, once.
+func (z *recordingZip) start() {
+	if z.zw == nil {
+		z.w.Header().Set("Content-Type", "application/zip")
+		z.w.Header().Set("Content-Disposition", `attachment; filename="`+z.name+`"`)
+		z.zw = zip.NewWriter(z.w)
+	}
+}
+
+// close ends the zip; with no file added it is an empty one.
+func (z *recordingZip) close() {
+	z.start()
+	z.zw.Close()
 }
 
 // extractPage is 录音提取: download by file name or extraction code.
@@ -336,5 +403,12 @@ func (s *Server) extractDownload(w http.ResponseWriter, r *http.Request) {
 		s.serveRecording(w, r, &recs[0])
 		return
 	}
-	s.writeRecordingsZip(w, a, recs, "recordings.zip")
+	z := s.recordingZip(w, a, "recordings.zip")
+	for i := range recs {
+		if err := z.add(&recs[i]); err != nil {
+			s.Log.Warn("recording zip", "err", err)
+			return
+		}
+	}
+	z.close()
 }

@@ -4,9 +4,12 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
+	"html"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,9 +158,18 @@ func TestCallRecords(t *testing.T) {
 			if !strings.Contains(page, "part=2") || strings.Contains(page, "part=3") {
 				t.Fatalf("parts: %.600s", page)
 			}
+			// A call recorded after the parts page does not move the parts'
+			// borders: its links pin the selection (upto).
+			links := regexp.MustCompile(`/cdrs/recordings\.zip\?[^"]*`).FindAllString(page, -1)
+			if len(links) != 2 || !strings.Contains(links[1], "upto=") {
+				t.Fatalf("part links %v", links)
+			}
+			c5 := sb.CallRecord{TenantID: co.Tenant.ID, CallID: "c5", Caller: "8101", Callee: "8102", Extension: "8101", Direction: sb.DirectionInternal,
+				Disposition: sb.DispositionAnswered, StartTime: now.Add(time.Hour), TalkSeconds: 1, RecordingFile: writeRecording(t, data, "20261122-022000_8101_8102_c5.wav", 1)}
+			db.SaveCallRecord(ctx(), &c5)
 			var names []string
-			for _, part := range []string{"1", "2"} {
-				z := []byte(body(web.get("/cdrs/recordings.zip?part=" + part)))
+			for _, link := range links {
+				z := []byte(body(web.get(html.UnescapeString(link))))
 				zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
 				if err != nil {
 					t.Fatal(err)
@@ -166,8 +178,13 @@ func TestCallRecords(t *testing.T) {
 					names = append(names, f.Name)
 				}
 			}
-			if len(names) != 2 {
-				t.Errorf("zip parts hold %v, want the company's 2 recordings", names)
+			slices.Sort(names)
+			if len(names) != 2 || !strings.HasSuffix(names[0], "_c1.wav") || !strings.HasSuffix(names[1], "_c4.wav") {
+				t.Errorf("zip parts hold %v, want the company's 2 recordings of the parts page (c1, c4)", names)
+			}
+			resp := web.get(strings.Replace(html.UnescapeString(links[1]), "part=2", "part=3", 1))
+			if b := body(resp); resp.StatusCode != 400 || !strings.Contains(b, "没有第 3 部分；当前选择共 2 部分") || resp.Header.Get("Content-Type") == "application/zip" {
+				t.Errorf("part 3 of 2: %d %q %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 			}
 		})
 	})

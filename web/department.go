@@ -41,19 +41,18 @@ func (s *Server) routesDepartments(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /api/v1/departments/{id}", s.api("org.departments", s.apiDepartmentSave))
 }
 
-func (s *Server) departmentFormExtra(r *http.Request, a *sb.Actor, d *store.DepartmentRow, f *formState) {
+// departmentFormExtra adds the pickers of the department dialogs: the
+// company's departments (parent) and users (leader), and the companies.
+func (s *Server) departmentFormExtra(r *http.Request, a *sb.Actor, d *store.DepartmentRow, f *formState) error {
 	tenant := d.TenantID
 	if tenant == 0 {
 		tenant = a.TenantID
 	}
-	opts, _ := s.DB.DepartmentOptions(r.Context(), a, tenant)
+	opts, err := s.DB.DepartmentOptions(r.Context(), a, tenant)
 	f.Extra["Departments"] = opts
-	users, _ := s.DB.ListUsers(r.Context(), a, sb.ListQuery{Page: 1, PageSize: 1000, Filter: []sb.Condition{{Field: "tenant_id", Op: sb.OpEq, Value: fmt.Sprint(tenant)}}})
-	f.Extra["Users"] = users.Items
-	if a.IsSystem() {
-		tenants, _ := s.DB.ListTenants(r.Context(), a, sb.ListQuery{Page: 1, PageSize: 1000})
-		f.Extra["Tenants"] = tenants.Items
-	}
+	users, uerr := sb.AllItems(r.Context(), a, s.DB.ListUsers, inTenant(tenant))
+	f.Extra["Users"] = users
+	return firstErr(err, uerr, s.companyPicker(r, a, f))
 }
 
 func (s *Server) departmentForm(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +70,10 @@ func (s *Server) departmentForm(w http.ResponseWriter, r *http.Request) {
 		d.TenantID = t
 	}
 	f := newForm(action, d.ID == 0, d)
-	s.departmentFormExtra(r, a, d, f)
+	if err := s.departmentFormExtra(r, a, d, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, tmpl, &pageData{Title: "departments.title", Data: f})
 }
 
@@ -100,7 +102,7 @@ func (s *Server) departmentSave(w http.ResponseWriter, r *http.Request) {
 		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/departments/"+id, false
 	}
-	s.departmentFormExtra(r, a, d, f)
+	err = firstErr(s.departmentFormExtra(r, a, d, f), err)
 	if err == nil {
 		err = s.DB.SaveDepartment(r.Context(), a, &d.Department)
 	}
@@ -124,8 +126,7 @@ func (s *Server) departmentAddLeader(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f := newForm(fmt.Sprintf("/departments/%d/leader", id), false, d)
-		s.departmentFormExtra(r, a, d, f)
-		s.renderForm(w, r, "department_leader.html", f, err)
+		s.renderForm(w, r, "department_leader.html", f, firstErr(s.departmentFormExtra(r, a, d, f), err))
 		return
 	}
 	formSaved(w)

@@ -436,44 +436,8 @@ func (res *resource[T]) saveColumns(s *Server, w http.ResponseWriter, r *http.Re
 // export of millions of rows does not read the rows before each page again;
 // by page number otherwise.
 func (res *resource[T]) forEachItem(ctx context.Context, a *sb.Actor, q sb.ListQuery, fn func(*T) error) error {
-	q.PageSize = 1000
 	if res.Keyset != nil && q.Sort == "" {
-		return walkList(ctx, a, q, res.List, res.Keyset, fn)
+		return sb.EachItemAfter(ctx, a, q, res.List, res.Keyset, fn)
 	}
-	for q.Page = 1; ; q.Page++ {
-		p, err := res.List(ctx, a, q)
-		if err != nil {
-			return err
-		}
-		for i := range p.Items {
-			if err := fn(&p.Items[i]); err != nil {
-				return err
-			}
-		}
-		if len(p.Items) < q.PageSize || q.Page*q.PageSize >= p.Total {
-			return nil
-		}
-	}
-}
-
-// walkList calls fn on every item of list that q selects, a page of 1000 at
-// a time, each page starting after the last item of the one before
-// (ListQuery.After; key is an item's key).
-func walkList[T any](ctx context.Context, a *sb.Actor, q sb.ListQuery, list func(context.Context, *sb.Actor, sb.ListQuery) (sb.Page[T], error), key func(*T) *sb.ListKey, fn func(*T) error) error {
-	q.Page, q.PageSize, q.After = 1, 1000, nil
-	for {
-		p, err := list(ctx, a, q)
-		if err != nil {
-			return err
-		}
-		for i := range p.Items {
-			if err := fn(&p.Items[i]); err != nil {
-				return err
-			}
-		}
-		if len(p.Items) < q.PageSize {
-			return nil
-		}
-		q.After = key(&p.Items[len(p.Items)-1])
-	}
+	return sb.EachItem(ctx, a, q, res.List, fn)
 }

@@ -288,17 +288,20 @@ func formTenant(r *http.Request, a *sb.Actor, stored int64) int64 {
 	return a.TenantID
 }
 
-// pbxFormExtra adds the company picker for the system administrator.
-func (s *Server) pbxFormExtra(r *http.Request, a *sb.Actor, f *formState) {
-	if a.IsSystem() {
-		tenants, _ := s.DB.ListTenants(r.Context(), a, sb.ListQuery{Page: 1, PageSize: 1000})
-		f.Extra["Tenants"] = tenants.Items
+// companyPicker offers the system administrator every company, the
+// picker of a form that belongs to one.
+func (s *Server) companyPicker(r *http.Request, a *sb.Actor, f *formState) error {
+	if !a.IsSystem() {
+		return nil
 	}
+	tenants, err := sb.AllItems(r.Context(), a, s.DB.ListTenants, sb.ListQuery{})
+	f.Extra["Tenants"] = tenants
+	return err
 }
 
 // inTenant is the list filter of one company, for the pickers of a form.
 func inTenant(tenant int64) sb.ListQuery {
-	return sb.ListQuery{Page: 1, PageSize: 1000, Filter: []sb.Condition{{Field: "tenant_id", Op: sb.OpEq, Value: strconv.FormatInt(tenant, 10)}}}
+	return sb.ListQuery{Filter: []sb.Condition{{Field: "tenant_id", Op: sb.OpEq, Value: strconv.FormatInt(tenant, 10)}}}
 }
 
 // lines splits a textarea into its non-empty trimmed lines (commas and

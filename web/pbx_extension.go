@@ -147,17 +147,17 @@ func (s *Server) routesExtensions(mux *http.ServeMux) {
 
 // extensionFormExtra adds the company's permission groups and the
 // registration address.
-func (s *Server) extensionFormExtra(r *http.Request, a *sb.Actor, tenant int64, f *formState) {
-	s.pbxFormExtra(r, a, f)
-	groups, _ := s.DB.ListPermissionGroups(r.Context(), a, inTenant(tenant))
+func (s *Server) extensionFormExtra(r *http.Request, a *sb.Actor, tenant int64, f *formState) error {
+	groups, err := sb.AllItems(r.Context(), a, s.DB.ListPermissionGroups, inTenant(tenant))
 	names := []string{sb.DefaultPermissionGroup}
-	for _, g := range groups.Items {
+	for _, g := range groups {
 		if g.Name != sb.DefaultPermissionGroup {
 			names = append(names, g.Name)
 		}
 	}
 	f.Extra["Groups"] = names
 	f.Extra["SIPAddress"] = s.sipAddress()
+	return firstErr(err, s.companyPicker(r, a, f))
 }
 
 func (s *Server) extensionForm(w http.ResponseWriter, r *http.Request) {
@@ -172,7 +172,10 @@ func (s *Server) extensionForm(w http.ResponseWriter, r *http.Request) {
 	}
 	e.TenantID = formTenant(r, a, e.TenantID)
 	f := newForm(dialogAction("/extensions", e.ID), e.ID == 0, e)
-	s.extensionFormExtra(r, a, e.TenantID, f)
+	if err := s.extensionFormExtra(r, a, e.TenantID, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, "pbx_extension_form.html", &pageData{Title: "extensions.title", Data: f})
 }
 
@@ -204,7 +207,7 @@ func (s *Server) extensionSave(w http.ResponseWriter, r *http.Request) {
 			tenant = old.TenantID
 		}
 	}
-	s.extensionFormExtra(r, a, tenant, f)
+	err = firstErr(s.extensionFormExtra(r, a, tenant, f), err)
 	if err == nil {
 		err = createOrUpdate(r.Context(), a, e, e.ID, s.DB.CreateExtension, s.DB.UpdateExtension)
 	}
@@ -230,7 +233,10 @@ func (s *Server) extensionBatchForm(w http.ResponseWriter, r *http.Request) {
 	b := &batchForm{ExtensionBatch: store.NewExtensionBatch()}
 	b.TenantID = formTenant(r, a, 0)
 	f := newForm("/extensions/batch", true, b)
-	s.extensionFormExtra(r, a, b.TenantID, f)
+	if err := s.extensionFormExtra(r, a, b.TenantID, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, "pbx_extension_batch.html", &pageData{Title: "extensions.batch", Data: f})
 }
 
@@ -244,8 +250,8 @@ func (s *Server) extensionBatchSave(w http.ResponseWriter, r *http.Request) {
 		Recording: formBool(r, "recording"), BoundIP: strings.TrimSpace(r.FormValue("bound_ip")),
 	}}
 	f := newForm("/extensions/batch", true, b)
-	s.extensionFormExtra(r, a, formTenant(r, a, 0), f)
-	err := lengthLimits(r, map[string]int{"from": 10, "to": 10, "password": 64, "caller_id": 33, "bound_ip": 64, "permission_group": 64})
+	err := firstErr(s.extensionFormExtra(r, a, formTenant(r, a, 0), f),
+		lengthLimits(r, map[string]int{"from": 10, "to": 10, "password": 64, "caller_id": 33, "bound_ip": 64, "permission_group": 64}))
 	if err == nil {
 		b.Done, err = s.DB.CreateExtensions(r.Context(), a, b.ExtensionBatch)
 	}

@@ -100,14 +100,17 @@ func (s *Server) permissionForm(w http.ResponseWriter, r *http.Request) {
 	}
 	g.TenantID = formTenant(r, a, g.TenantID)
 	f := newForm(dialogAction("/permissions", g.ID), g.ID == 0, newPermissionView(g))
-	s.permissionFormExtra(r, a, f)
+	if err := s.permissionFormExtra(r, a, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, "pbx_permission_form.html", &pageData{Title: "permissions.title", Data: f})
 }
 
-func (s *Server) permissionFormExtra(r *http.Request, a *sb.Actor, f *formState) {
-	s.pbxFormExtra(r, a, f)
+func (s *Server) permissionFormExtra(r *http.Request, a *sb.Actor, f *formState) error {
 	f.Extra["Actions"] = permissionActions
 	f.Extra["CallTypes"] = callTypes
+	return s.companyPicker(r, a, f)
 }
 
 func (s *Server) permissionSave(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +143,7 @@ func (s *Server) permissionSave(w http.ResponseWriter, r *http.Request) {
 		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/permissions/"+id, false
 	}
-	s.permissionFormExtra(r, a, f)
+	err = firstErr(s.permissionFormExtra(r, a, f), err)
 	if err == nil {
 		err = createOrUpdate(r.Context(), a, g, g.ID, s.DB.CreatePermissionGroup, s.DB.UpdatePermissionGroup)
 	}
@@ -212,7 +215,10 @@ func (s *Server) speedDialForm(w http.ResponseWriter, r *http.Request) {
 	}
 	d.TenantID = formTenant(r, a, d.TenantID)
 	f := newForm(dialogAction("/speed-dials", d.ID), d.ID == 0, d)
-	s.pbxFormExtra(r, a, f)
+	if err := s.companyPicker(r, a, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, "pbx_speeddial_form.html", &pageData{Title: "speed_dials.title", Data: f})
 }
 
@@ -233,7 +239,7 @@ func (s *Server) speedDialSave(w http.ResponseWriter, r *http.Request) {
 			d.Number, stored = keepMasked(a, d.Number, old.Number), old.Number
 		}
 	}
-	s.pbxFormExtra(r, a, f)
+	err = firstErr(s.companyPicker(r, a, f), err)
 	if err == nil {
 		err = createOrUpdate(r.Context(), a, d, d.ID, s.DB.CreateSpeedDial, s.DB.UpdateSpeedDial)
 	}

@@ -118,12 +118,12 @@ func (s *Server) routesOutboundRoutes(mux *http.ServeMux) {
 
 // routeFormExtra adds the company's trunks and extensions, the pickers of
 // the route dialogs.
-func (s *Server) routeFormExtra(r *http.Request, a *sb.Actor, tenant int64, f *formState) {
-	s.pbxFormExtra(r, a, f)
-	trunks, _ := s.DB.ListTrunks(r.Context(), a, inTenant(tenant))
-	f.Extra["Trunks"] = trunks.Items
-	exts, _ := s.DB.ListExtensions(r.Context(), a, inTenant(tenant))
-	f.Extra["Extensions"] = exts.Items
+func (s *Server) routeFormExtra(r *http.Request, a *sb.Actor, tenant int64, f *formState) error {
+	trunks, err := sb.AllItems(r.Context(), a, s.DB.ListTrunks, inTenant(tenant))
+	f.Extra["Trunks"] = trunks
+	exts, eerr := sb.AllItems(r.Context(), a, s.DB.ListExtensions, inTenant(tenant))
+	f.Extra["Extensions"] = exts
+	return firstErr(err, eerr, s.companyPicker(r, a, f))
 }
 
 // outboundView is the outbound route dialog's model: the route with its
@@ -153,7 +153,10 @@ func (s *Server) outboundForm(w http.ResponseWriter, r *http.Request) {
 	}
 	o.TenantID = formTenant(r, a, o.TenantID)
 	f := newForm(dialogAction("/routes/outbound", o.ID), o.ID == 0, newOutboundView(o))
-	s.routeFormExtra(r, a, o.TenantID, f)
+	if err := s.routeFormExtra(r, a, o.TenantID, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, "pbx_outbound_form.html", &pageData{Title: "outbound.title", Data: f})
 }
 
@@ -195,7 +198,7 @@ func (s *Server) outboundSave(w http.ResponseWriter, r *http.Request) {
 			tenant = old.TenantID
 		}
 	}
-	s.routeFormExtra(r, a, tenant, f)
+	err = firstErr(s.routeFormExtra(r, a, tenant, f), err)
 	if err == nil {
 		err = createOrUpdate(r.Context(), a, o, o.ID, s.DB.CreateOutboundRoute, s.DB.UpdateOutboundRoute)
 	}
@@ -347,10 +350,9 @@ type inboundView struct {
 	Types []destType
 }
 
-func (s *Server) inboundFormExtra(r *http.Request, a *sb.Actor, tenant int64, i *store.InboundRouteRow, f *formState) {
-	s.pbxFormExtra(r, a, f)
-	exts, _ := s.DB.ListExtensions(r.Context(), a, inTenant(tenant))
-	f.Extra["Extensions"] = exts.Items
+func (s *Server) inboundFormExtra(r *http.Request, a *sb.Actor, tenant int64, i *store.InboundRouteRow, f *formState) error {
+	exts, err := sb.AllItems(r.Context(), a, s.DB.ListExtensions, inTenant(tenant))
+	f.Extra["Extensions"] = exts
 	types := append([]destType(nil), inboundDestinations...)
 	known := false
 	for _, t := range types {
@@ -360,6 +362,7 @@ func (s *Server) inboundFormExtra(r *http.Request, a *sb.Actor, tenant int64, i 
 		types = append(types, destType{i.DestinationType, destLabel(i.DestinationType)})
 	}
 	f.Values = &inboundView{InboundRouteRow: i, Types: types}
+	return firstErr(err, s.companyPicker(r, a, f))
 }
 
 func (s *Server) inboundForm(w http.ResponseWriter, r *http.Request) {
@@ -374,7 +377,10 @@ func (s *Server) inboundForm(w http.ResponseWriter, r *http.Request) {
 	}
 	i.TenantID = formTenant(r, a, i.TenantID)
 	f := newForm(dialogAction("/routes/inbound", i.ID), i.ID == 0, nil)
-	s.inboundFormExtra(r, a, i.TenantID, i, f)
+	if err := s.inboundFormExtra(r, a, i.TenantID, i, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, "pbx_inbound_form.html", &pageData{Title: "inbound.title", Data: f})
 }
 
@@ -413,7 +419,7 @@ func (s *Server) inboundSave(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.inboundFormExtra(r, a, tenant, i, f)
+	err = firstErr(s.inboundFormExtra(r, a, tenant, i, f), err)
 	if err == nil {
 		err = createOrUpdate(r.Context(), a, i, i.ID, s.DB.CreateInboundRoute, s.DB.UpdateInboundRoute)
 	}

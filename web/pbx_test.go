@@ -158,6 +158,43 @@ func TestPBXPagesRender(t *testing.T) {
 	}
 }
 
+// TestPickersOfferEveryItem: a form's pickers list all of a company's
+// extensions, not the first page of a thousand.
+func TestPickersOfferEveryItem(t *testing.T) {
+	db := sbtest.NewStore(t)
+	a, _ := newPBXApp(t, db)
+	f := newPBXFixture(t, a, "大公司", "8001")
+	var batch struct{ Total int }
+	decode(t, f.api.json("POST", "/api/v1/extensions/batch", obj{"from": "7000", "to": "7999", "password_mode": "generated"}), 201, &batch)
+	if batch.Total != 1000 {
+		t.Fatalf("batch added %d extensions, want 1000", batch.Total)
+	}
+	web := a.login(f.co.Admin.Username, sbtest.Password)
+	for _, p := range []struct{ path, picker string }{
+		{"/routes/outbound/new", `name="caller_match"`},
+		{"/routes/inbound/new", `name="destination_extension"`},
+	} {
+		resp := web.get(p.path)
+		b := body(resp)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", p.path, resp.StatusCode)
+		}
+		i := strings.Index(b, p.picker)
+		if i < 0 {
+			t.Fatalf("GET %s: no %s", p.path, p.picker)
+		}
+		picker := b[i : i+strings.Index(b[i:], "</select>")]
+		for _, n := range []string{"7000", "7999", "8001"} {
+			if !strings.Contains(picker, `value="`+n+`"`) {
+				t.Errorf("GET %s: %s lacks extension %s", p.path, p.picker, n)
+			}
+		}
+		if got := strings.Count(picker, `<option value="`) - strings.Count(picker, `<option value=""`); got != 1001 {
+			t.Errorf("GET %s: %s offers %d extensions, want 1001", p.path, p.picker, got)
+		}
+	}
+}
+
 func TestPBXAPICRUD(t *testing.T) {
 	sbtest.ForEachEngine(t, func(t *testing.T, db *store.DB) {
 		a, _ := newPBXApp(t, db)

@@ -117,16 +117,19 @@ func (s *Server) trunkForm(w http.ResponseWriter, r *http.Request) {
 	}
 	k.TenantID = formTenant(r, a, k.TenantID)
 	f := newForm(dialogAction("/trunks", k.ID), k.ID == 0, k)
-	s.trunkFormExtra(r, a, k, f)
+	if err := s.trunkFormExtra(r, a, k, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, "pbx_trunk_form.html", &pageData{Title: "trunks.title", Data: f})
 }
 
-func (s *Server) trunkFormExtra(r *http.Request, a *sb.Actor, k *store.TrunkRow, f *formState) {
-	s.pbxFormExtra(r, a, f)
+func (s *Server) trunkFormExtra(r *http.Request, a *sb.Actor, k *store.TrunkRow, f *formState) error {
 	f.Extra["Types"] = trunkTypes
 	f.Extra["DTMFModes"] = dtmfModes
 	_, bad := sb.ParseCodecs(k.Codecs)
 	f.Extra["IgnoredCodecs"] = strings.Join(bad, ", ")
+	return s.companyPicker(r, a, f)
 }
 
 func (s *Server) trunkSave(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +154,7 @@ func (s *Server) trunkSave(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.trunkFormExtra(r, a, k, f)
+	err = firstErr(s.trunkFormExtra(r, a, k, f), err)
 	if err == nil {
 		err = createOrUpdate(r.Context(), a, k, k.ID, s.DB.CreateTrunk, s.DB.UpdateTrunk)
 	}
@@ -169,8 +172,8 @@ func (s *Server) trunkSave(w http.ResponseWriter, r *http.Request) {
 // registration state, its reason and when it was written.
 func (s *Server) trunkStatusPage(w http.ResponseWriter, r *http.Request) {
 	a := actorFrom(r)
-	q := sb.ListQuery{Page: 1, PageSize: 1000, Filter: []sb.Condition{{Field: "type", Op: sb.OpEq, Value: string(sb.TrunkRegister)}}}
-	p, err := s.DB.ListTrunks(r.Context(), a, q)
+	q := sb.ListQuery{Filter: []sb.Condition{{Field: "type", Op: sb.OpEq, Value: string(sb.TrunkRegister)}}}
+	trunks, err := sb.AllItems(r.Context(), a, s.DB.ListTrunks, q)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -180,9 +183,9 @@ func (s *Server) trunkStatusPage(w http.ResponseWriter, r *http.Request) {
 		Tenant, Name, Account, State, Reason, At string
 		OK                                       bool
 	}
-	rows := make([]row, len(p.Items))
-	for i := range p.Items {
-		k := &p.Items[i]
+	rows := make([]row, len(trunks))
+	for i := range trunks {
+		k := &trunks[i]
 		at := ""
 		if !k.Status.At.IsZero() {
 			at = k.Status.At.Format("2006-01-02 15:04:05")

@@ -51,11 +51,7 @@ func (s *Server) routesRoles(mux *http.ServeMux) {
 	}))
 }
 
-func (s *Server) roleFormExtra(r *http.Request, a *sb.Actor, f *formState) {
-	if a.IsSystem() {
-		tenants, _ := s.DB.ListTenants(r.Context(), a, sb.ListQuery{Page: 1, PageSize: 1000})
-		f.Extra["Tenants"] = tenants.Items
-	}
+func (s *Server) roleFormExtra(r *http.Request, a *sb.Actor, f *formState) error {
 	// Only what the actor holds can be granted: the tree shows the rest disabled.
 	grantable := map[string]bool{}
 	for _, p := range sb.Catalogue {
@@ -63,6 +59,7 @@ func (s *Server) roleFormExtra(r *http.Request, a *sb.Actor, f *formState) {
 	}
 	f.Extra["Catalogue"] = sb.Catalogue
 	f.Extra["Grantable"] = grantable
+	return s.companyPicker(r, a, f)
 }
 
 func (s *Server) roleForm(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +70,10 @@ func (s *Server) roleForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := newForm(dialogAction("/roles", role.ID), role.ID == 0, role)
-	s.roleFormExtra(r, a, f)
+	if err := s.roleFormExtra(r, a, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	f.Extra["Has"] = toSet(role.Permissions)
 	s.render(w, r, "role_form.html", &pageData{Title: "roles.title", Data: f})
 }
@@ -98,7 +98,7 @@ func (s *Server) roleSave(w http.ResponseWriter, r *http.Request) {
 		err = firstErr(err, perr)
 		f.Action, f.IsNew = "/roles/"+id, false
 	}
-	s.roleFormExtra(r, a, f)
+	err = firstErr(s.roleFormExtra(r, a, f), err)
 	f.Extra["Has"] = toSet(role.Permissions)
 	if err == nil {
 		err = s.DB.SaveRole(r.Context(), a, &role.Role)

@@ -60,9 +60,9 @@ func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := newForm("/settings", false, set)
-	if a.IsSystem() {
-		tenants, _ := s.DB.ListTenants(r.Context(), a, sb.ListQuery{Page: 1, PageSize: 1000})
-		f.Extra["Tenants"] = tenants.Items
+	if err := s.companyPicker(r, a, f); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.render(w, r, "settings.html", &pageData{Title: "settings.title", Data: f})
 }
@@ -80,9 +80,9 @@ func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
 	} else {
 		f.Extra["Saved"] = true
 	}
-	if a.IsSystem() {
-		tenants, _ := s.DB.ListTenants(r.Context(), a, sb.ListQuery{Page: 1, PageSize: 1000})
-		f.Extra["Tenants"] = tenants.Items
+	if err := s.companyPicker(r, a, f); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.render(w, r, "settings.html", &pageData{Title: "settings.title", Data: f})
 }

@@ -155,19 +155,17 @@ func (s *Server) routesUsers(mux *http.ServeMux) {
 	}))
 }
 
-// userFormData is what the user dialog needs besides the user.
-func (s *Server) userFormExtra(r *http.Request, a *sb.Actor, tenant int64, f *formState) {
+// userFormExtra adds what the user dialog needs besides the user: the
+// company's roles and departments, and the companies.
+func (s *Server) userFormExtra(r *http.Request, a *sb.Actor, tenant int64, f *formState) error {
 	if tenant == 0 {
 		tenant = a.TenantID
 	}
-	roles, _ := s.DB.ListRoles(r.Context(), a, sb.ListQuery{Page: 1, PageSize: 1000, Filter: []sb.Condition{{Field: "tenant_id", Op: sb.OpEq, Value: fmt.Sprint(tenant)}}})
-	depts, _ := s.DB.DepartmentOptions(r.Context(), a, tenant)
-	f.Extra["Roles"] = roles.Items
+	roles, err := sb.AllItems(r.Context(), a, s.DB.ListRoles, inTenant(tenant))
+	depts, derr := s.DB.DepartmentOptions(r.Context(), a, tenant)
+	f.Extra["Roles"] = roles
 	f.Extra["Departments"] = depts
-	if a.IsSystem() {
-		tenants, _ := s.DB.ListTenants(r.Context(), a, sb.ListQuery{Page: 1, PageSize: 1000})
-		f.Extra["Tenants"] = tenants.Items
-	}
+	return firstErr(err, derr, s.companyPicker(r, a, f))
 }
 
 func (s *Server) userForm(w http.ResponseWriter, r *http.Request) {
@@ -181,7 +179,10 @@ func (s *Server) userForm(w http.ResponseWriter, r *http.Request) {
 		u.TenantID = t // the company picker reloads the form for that company's roles and departments
 	}
 	f := newForm(dialogAction("/users", u.ID), u.ID == 0, u)
-	s.userFormExtra(r, a, u.TenantID, f)
+	if err := s.userFormExtra(r, a, u.TenantID, f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, "user_form.html", &pageData{Title: "users.title", Data: f})
 }
 
@@ -213,8 +214,8 @@ func (s *Server) userSave(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.userFormExtra(r, a, u.TenantID, f)
-	err := lengthLimits(r, map[string]int{"username": 32, "display_name": 64, "mobile": 32, "email": 128, "notes": 500, "extension": 10, "password": 128})
+	err := firstErr(s.userFormExtra(r, a, u.TenantID, f),
+		lengthLimits(r, map[string]int{"username": 32, "display_name": 64, "mobile": 32, "email": 128, "notes": 500, "extension": 10, "password": 128}))
 	if err == nil {
 		var img image.Image
 		img, err = readImage(r, "avatar", true)

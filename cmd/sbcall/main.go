@@ -72,6 +72,7 @@ type config struct {
 	pbxLogLevel   string
 	pbxCPU        int
 	pbxGOGC       string
+	listenAll     bool
 	dataDir       string
 	keep          bool
 	linger        time.Duration
@@ -120,6 +121,7 @@ func main() {
 	flag.StringVar(&cfg.pbxLogLevel, "log-level", "info", "started PBX: --log-level")
 	flag.IntVar(&cfg.pbxCPU, "pbx-cpu", 0, "started PBX: pin it to this CPU with taskset (-1: no pinning)")
 	flag.StringVar(&cfg.pbxGOGC, "pbx-gogc", "", "started PBX: GOGC (default: the runtime's)")
+	flag.BoolVar(&cfg.listenAll, "listen-all", false, "started PBX: SIP on every address (0.0.0.0, the product's default) rather than 127.0.0.1; sbcall still sends to 127.0.0.1")
 	flag.StringVar(&cfg.dataDir, "data", "", "started PBX: its folder (default a temporary one, removed after)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the started PBX's folder (database, log)")
 	flag.DurationVar(&cfg.linger, "linger", 0, "started PBX: keep it running this long after the run (to inspect it), reporting its RSS")

@@ -59,8 +59,12 @@ func startPBX(cfg *config) (*pbx, error) {
 	}
 	p := &pbx{dir: dir, keep: cfg.keep || cfg.dataDir != "", client: &http.Client{Timeout: 120 * time.Second},
 		sip: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sipPort)), http: "http://127.0.0.1:" + strconv.Itoa(httpPort)}
+	listen := p.sip.String()
+	if cfg.listenAll {
+		listen = "0.0.0.0:" + strconv.Itoa(sipPort)
+	}
 	args := []string{"serve", "--data", filepath.Join(dir, "data"), "--http", "127.0.0.1:" + strconv.Itoa(httpPort),
-		"--sip", p.sip.String(), "--rtp-ports", cfg.rtpPorts, "--rtp-relay", cfg.relay, "--log-level", cfg.pbxLogLevel}
+		"--sip", listen, "--rtp-ports", cfg.rtpPorts, "--rtp-relay", cfg.relay, "--log-level", cfg.pbxLogLevel}
 	bin := cfg.switchboard
 	if cfg.pbxCPU >= 0 {
 		args = append([]string{"-c", strconv.Itoa(cfg.pbxCPU), bin}, args...)

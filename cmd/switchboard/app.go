@@ -55,6 +55,8 @@ type config struct {
 	SIPBanFailures int
 	SIPBanWindow   time.Duration
 	SIPBanTime     time.Duration
+	// Pprof is where Go's profiler listens; empty: nowhere.
+	Pprof string
 }
 
 func (m *Main) flags(name string, args []string, extra func(*flag.FlagSet)) (*config, *flag.FlagSet, error) {
@@ -80,6 +82,7 @@ func (m *Main) flags(name string, args []string, extra func(*flag.FlagSet)) (*co
 	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT", ""), "PEM certificate for SIP TLS and WSS")
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "PEM private key for SIP TLS and WSS")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&c.Pprof, "pprof", env("PPROF", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; no sign-in, keep it on loopback (default off)")
 	maxFailures, _ := strconv.Atoi(env("LOGIN_MAX_FAILURES", "5"))
 	lock, err := time.ParseDuration(env("LOGIN_LOCK", "15m"))
 	if err != nil {
@@ -214,6 +217,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.Pprof != "" {
+		if _, err := startProfiler(ctx, c.Pprof, log); err != nil {
+			return err
+		}
+	}
 	// The call journal writes the call records to the database; stopped once
 	// the calls have ended, it writes what is left (before db.Close).
 	journalCtx, stopJournal := context.WithCancel(context.Background())
@@ -320,14 +328,11 @@ func (m *Main) tenant(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(m.Stdout, "company %q created: id %d, code %s\n", t.Name, t.ID, t.Code)
 	case "list":
-		p, err := db.ListTenants(ctx, actor, sb.ListQuery{Page: 1, PageSize: 1000})
-		if err != nil {
-			return err
-		}
 		fmt.Fprintf(m.Stdout, "%-6s %-8s %s\n", "ID", "CODE", "NAME")
-		for _, t := range p.Items {
-			fmt.Fprintf(m.Stdout, "%-6d %-8s %s\n", t.ID, t.Code, t.Name)
-		}
+		return sb.EachItem(ctx, actor, sb.ListQuery{}, db.ListTenants, func(t *sb.Tenant) error {
+			_, err := fmt.Fprintf(m.Stdout, "%-6d %-8s %s\n", t.ID, t.Code, t.Name)
+			return err
+		})
 	default:
 		return fmt.Errorf("tenant: unknown subcommand %q (create, list)", args[0])
 	}

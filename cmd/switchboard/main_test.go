@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -180,5 +181,33 @@ func TestServe(t *testing.T) {
 	<-done2
 	if strings.Contains(out2.String(), "first password") {
 		t.Errorf("second start printed a new password")
+	}
+}
+
+// TestProfiler: --pprof serves Go's profiler, and stops with the context.
+func TestProfiler(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, err := startProfiler(ctx, "127.0.0.1:0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "goroutine profile:") {
+		t.Fatalf("goroutine profile: %d %.200s", resp.StatusCode, b)
+	}
+	cancel()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, err := http.Get("http://" + addr + "/debug/pprof/"); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("profiler still serving after the context ended")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
