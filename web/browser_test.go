@@ -122,3 +122,37 @@ func TestBrowserJourney(t *testing.T) {
 		b.Screenshot(filepath.Join(dir, "users.png"))
 	}
 }
+
+// TestPickerFilter: the filter box of a route's callers narrows the options
+// to those holding what was typed, keeping the chosen ones.
+func TestPickerFilter(t *testing.T) {
+	db := sbtest.NewStore(t)
+	a, _ := newPBXApp(t, db)
+	f := newPBXFixture(t, a, "筛选公司", "8001")
+	for _, n := range []string{"8100", "8200"} {
+		f.api.create("/api/v1/extensions", obj{"number": n, "password": "Secret-" + n})
+	}
+	b := sbtest.StartBrowser(t, sbtest.BrowserOptions{Lang: "zh-CN"})
+	b.Go(a.srv.URL + "/login")
+	b.Find("#username").Type(f.co.Admin.Username)
+	b.Find("#password").Type(sbtest.Password)
+	b.Find("#login-submit").Click()
+	b.WaitFor("#nav", 10*time.Second)
+	b.Go(a.srv.URL + "/routes/outbound/new")
+	shown := func() string {
+		return b.Eval(`return [...document.querySelectorAll("#f-caller_match option")].filter(o => !o.hidden).map(o => o.value).join(",")`).(string)
+	}
+	if got := shown(); got != "8001,8100,8200" {
+		t.Fatalf("callers offered %q, want every extension", got)
+	}
+	b.Eval(`document.querySelector('#f-caller_match option[value="8001"]').selected = true; return true`)
+	b.Find("#filter-caller_match").Type("81")
+	if got := shown(); got != "8001,8100" {
+		t.Errorf("filtered by 81: %q, want 8100 and the chosen 8001", got)
+	}
+	b.Find("#filter-caller_match").Clear()
+	b.Find("#filter-caller_match").Type("2")
+	if got := shown(); got != "8001,8200" {
+		t.Errorf("filtered by 2: %q, want 8200 and the chosen 8001", got)
+	}
+}

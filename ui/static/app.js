@@ -126,3 +126,16 @@ document.addEventListener("click", (e) => {
   document.querySelectorAll("#nav a.active").forEach(x => x.classList.remove("active"));
   a.classList.add("active");
 });
+// A search box with data-filter-for="ID" narrows the options of the select
+// #ID to those whose text holds what was typed (a route's callers, an
+// inbound route's extension: a company may have thousands); chosen options
+// stay shown.
+document.addEventListener("input", (e) => {
+  const id = e.target.dataset && e.target.dataset.filterFor;
+  const sel = id && document.getElementById(id);
+  if (!sel) return;
+  const q = e.target.value.trim().toLowerCase();
+  for (const o of sel.options) {
+    o.hidden = q !== "" && !o.selected && !o.textContent.toLowerCase().includes(q);
+  }
+});
