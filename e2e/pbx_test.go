@@ -325,20 +325,7 @@ func rtpRange(t *testing.T) string {
 		if slices.Contains(usedRTP, base) {
 			continue
 		}
-		ok := true
-		var held []io.Closer
-		for port := base; port < base+100; port++ {
-			c, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(port))
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, c)
-		}
-		for _, c := range held {
-			c.Close()
-		}
-		if ok {
+		if sbtest.UDPPortsFree(base, 100) {
 			usedRTP = append(usedRTP, base)
 			return fmt.Sprintf("%d-%d", base, base+99)
 		}

@@ -443,24 +443,30 @@ func freePortRun(n int) (int, error) {
 		if base+n > 65535 {
 			continue
 		}
-		ok := true
-		var held []io.Closer
-		for p := base; p < base+n && ok; p++ {
-			u, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(p))
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, u)
-		}
-		for _, c := range held {
-			c.Close()
-		}
-		if ok {
+		if UDPPortsFree(base, n) {
 			return base, nil
 		}
 	}
 	return 0, fmt.Errorf("no run of %d free ports found", n)
+}
+
+// UDPPortsFree reports whether the n UDP ports from base on 127.0.0.1 were
+// all free a moment ago (each bound, then all closed).
+func UDPPortsFree(base, n int) bool {
+	var held []io.Closer
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for p := base; p < base+n; p++ {
+		u, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			return false
+		}
+		held = append(held, u)
+	}
+	return true
 }
 
 // Listening reports whether the process holds a socket bound to port:

@@ -458,6 +458,9 @@ type CallOptions struct {
 	// URIParams are added to the Request-URI of the INVITE (Dial), such as
 	// the line token of a registration.
 	URIParams sip.HeaderParams
+	// Headers are added to the INVITE (Dial) or to the 200 OK (Answer),
+	// such as Session-Expires.
+	Headers []sip.Header
 }
 
 func (o CallOptions) codecs() []media.Codec {
@@ -813,6 +816,9 @@ func (c *Call) SendDTMF(digit byte) error {
 func (p *Phone) Dial(user string, opts CallOptions) (*Call, error) {
 	req := p.NewRequest(sip.INVITE, user)
 	req.Recipient.UriParams = append(req.Recipient.UriParams, opts.URIParams...)
+	for _, h := range opts.Headers {
+		req.AppendHeader(h)
+	}
 	c, err := p.newCall(true, req.CallID().Value(), opts)
 	if err != nil {
 		return nil, err
@@ -1028,6 +1034,16 @@ func (c *Call) SendInfoDTMF(ctx context.Context, digit byte) (*sip.Response, err
 	return c.p.client.Do(ctx, req, asIs)
 }
 
+// Update sends an UPDATE without SDP in the call (a session refresh, RFC
+// 4028) with the headers, and returns the answer.
+func (c *Call) Update(ctx context.Context, headers ...sip.Header) (*sip.Response, error) {
+	req := c.request(sip.UPDATE, nil)
+	for _, h := range headers {
+		req.AppendHeader(h)
+	}
+	return c.p.client.Do(ctx, req, asIs)
+}
+
 // Hold puts the call on hold (re-INVITE with a=sendonly) or takes it off
 // (a=sendrecv), acknowledges the answer and returns it.
 func (c *Call) Hold(ctx context.Context, hold bool) (*sip.Response, error) {
@@ -1203,7 +1219,13 @@ func (c *Call) Answer() error {
 	} else {
 		body = c.sdp(nil, media.SendRecv)
 	}
-	err := c.tx.Respond(c.response(sip.StatusOK, "OK", body))
+	res := c.response(sip.StatusOK, "OK", body)
+	c.mu.Lock()
+	for _, h := range c.opts.Headers {
+		res.AppendHeader(h)
+	}
+	c.mu.Unlock()
+	err := c.tx.Respond(res)
 	c.decOnce.Do(func() { close(c.decided) })
 	if err != nil {
 		return err

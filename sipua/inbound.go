@@ -60,6 +60,11 @@ func (s *Server) acceptCall(req *sip.Request, tx sip.ServerTransaction, f flow, 
 		s.reply(tx, req, sb.Errorf(sb.EUnavailable, "calls are not handled"))
 		return
 	}
+	timer := answerTimer(req, s.minSessionInterval())
+	if timer.tooBrief {
+		s.refuseBrief(tx, req)
+		return
+	}
 	tx.Respond(sip.NewResponseFromRequest(req, sip.StatusTrying, "Trying", nil))
 	from := req.From()
 	info := sb.LegInfo{ID: req.CallID().Value(), Source: f.addr.String(), To: sb.Party{Number: dialedNumber(req.Recipient)}}
@@ -137,6 +142,7 @@ func (s *Server) acceptCall(req *sip.Request, tx sip.ServerTransaction, f flow, 
 	l.user = info.To.Number
 	l.invite, l.tx, l.lateOffer, l.offer = inviteForResponses(req), tx, late, offer
 	l.wants100rel = requires100rel(req)
+	l.timerAns = timer
 	l.remoteCSeq = req.CSeq().SeqNo
 	l.localCSeq = rand32()
 
@@ -295,13 +301,18 @@ func (s *Server) onReinvite(ctx context.Context, req *sip.Request, tx sip.Server
 		s.respond(tx, req, sip.StatusRequestPending, "Request Pending")
 		return
 	}
+	timer := answerTimer(req, s.minSessionInterval())
+	if timer.tooBrief {
+		s.refuseBrief(tx, req)
+		return
+	}
 	if c := req.Contact(); c != nil {
 		l.mu.Lock()
 		l.target = c.Address // a target refresh (RFC 3261 §12.2.2)
 		l.mu.Unlock()
 	}
 	sdp, code, reason := l.onReoffer(req.Body())
-	s.respondInDialog(l, tx, req, code, reason, sdp)
+	s.respondRefresh(l, tx, req, timer, code, reason, sdp)
 }
 
 // onUpdate answers UPDATE (RFC 3311) in a dialog like a re-INVITE.
@@ -310,19 +321,28 @@ func (s *Server) onUpdate(ctx context.Context, req *sip.Request, tx sip.ServerTr
 	if l == nil {
 		return
 	}
+	timer := answerTimer(req, s.minSessionInterval())
+	if timer.tooBrief {
+		s.refuseBrief(tx, req)
+		return
+	}
 	if len(bytes.TrimSpace(req.Body())) == 0 {
-		s.respondInDialog(l, tx, req, sip.StatusOK, "OK", nil)
+		s.respondRefresh(l, tx, req, timer, sip.StatusOK, "OK", nil)
 		return
 	}
 	sdp, code, reason := l.onReoffer(req.Body())
-	s.respondInDialog(l, tx, req, code, reason, sdp)
+	s.respondRefresh(l, tx, req, timer, code, reason, sdp)
 }
 
-// respondInDialog answers an in-dialog request, with our SDP if any.
-func (s *Server) respondInDialog(l *Leg, tx sip.ServerTransaction, req *sip.Request, code int, reason string, sdp []byte) {
+// respondRefresh answers a re-INVITE or UPDATE, with our SDP if any. A 2xx
+// refreshes the session (sessiontimer.go): with the timer the request asked
+// for, else with the one the dialog had.
+func (s *Server) respondRefresh(l *Leg, tx sip.ServerTransaction, req *sip.Request, timer timerAnswer, code int, reason string, sdp []byte) {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	if code >= 200 && code < 300 {
+	ok := code >= 200 && code < 300
+	if ok {
 		res.AppendHeader(s.contactFor(l.user, l.flow))
+		timer.addTo(res)
 	}
 	if s.ServerName != "" {
 		res.AppendHeader(sip.NewHeader("Server", s.ServerName))
@@ -333,6 +353,13 @@ func (s *Server) respondInDialog(l *Leg, tx sip.ServerTransaction, req *sip.Requ
 	}
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("sip respond", "method", req.Method, "status", code, "error", err)
+	}
+	switch {
+	case !ok:
+	case timer.timer.interval > 0:
+		l.setSessionTimer(timer.timer)
+	default:
+		l.refreshed()
 	}
 }
 

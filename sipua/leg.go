@@ -93,8 +93,11 @@ type Leg struct {
 	ourDir     media.Direction // the direction of our last SDP
 	held       *hold           // while the far end holds the call
 
-	wants100rel bool     // the INVITE requires reliable provisionals (prack.go)
-	rel         reliable // their state
+	wants100rel bool        // the INVITE requires reliable provisionals (prack.go)
+	timerAns    timerAnswer // how the INVITE's 2xx answers its session timer
+	timer       sessionTimer
+	timerRun    *time.Timer // the session timer's next refresh or expiry
+	rel         reliable    // their state
 
 	onEnd     []func()    // called once the leg has ended (a bridge's stop)
 	handedOff atomic.Bool // given to BridgeThen: the bridge's continuation ends it
@@ -288,6 +291,7 @@ func (l *Leg) Answer(ctx context.Context) error {
 		l.srv.log.Debug("sip respond 200", "call_id", l.callID, "error", err)
 	}
 	l.startTimeout()
+	l.setSessionTimer(l.timerAns.timer)
 	l.srv.goBackground(func(context.Context) { l.awaitAck(tx, res) })
 	return nil
 }
@@ -388,6 +392,7 @@ func (l *Leg) end(cause sb.HangupCause, remote bool) {
 
 // finish releases what the leg holds, once its state is legEnded.
 func (l *Leg) finish() {
+	l.stopSessionTimer()
 	l.mu.Lock()
 	held := l.held
 	l.held = nil
@@ -469,6 +474,7 @@ func (l *Leg) response(code int, reason string, sdp []byte) *sip.Response {
 	}
 	if code >= 200 && code < 300 {
 		res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+		l.timerAns.addTo(res)
 	}
 	if l.srv.ServerName != "" {
 		res.AppendHeader(sip.NewHeader("Server", l.srv.ServerName))

@@ -329,6 +329,7 @@ func (o *origination) run(ctx context.Context, targets []*branch) (sb.Leg, error
 				early = nil
 			}
 			l.startTimeout()
+			l.setSessionTimer(timerOfAnswer(ev.res))
 			s.log.Debug("sip originate answered", "call_id", b.callID, "to", l.info.To.Number, "contact", b.binding)
 			return l, nil
 		case evFail:

@@ -124,6 +124,19 @@ func TestPeerSIPp100rel(t *testing.T) {
 	}
 }
 
+// TestPeerSIPpSessionTimer: SIPp as a carrier that requires session timers
+// (Require: timer, Session-Expires: 90) gets its call answered with the
+// refresh left to it (refresher=uac, Require: timer) rather than 420, and
+// its UPDATE refresh is answered with Session-Expires.
+func TestPeerSIPpSessionTimer(t *testing.T) {
+	t.Parallel()
+	p, _ := carrierCallsDID(t, "uac_timer.xml", 0)
+	rec := p.recs.next(t)
+	if rec.Direction != sb.DirectionInbound || rec.Disposition != sb.DispositionAnswered || rec.HangupBy != sb.HangupCaller {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
 // carrierCallsDID starts a PBX with a peer trunk "carrier" and has SIPp, as
 // that carrier, run scenario (an INVITE to the DID 075588881 of pbxConfig,
 // which rings 1002): 1002's phone rings for ring, answers and waits for the

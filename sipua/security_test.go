@@ -297,13 +297,13 @@ func TestMalformed(t *testing.T) {
 		{"huge authorization", valid("", "Authorization: Digest username=\""+strings.Repeat("x", 20000)+"\""), 0},
 		{"contact without scheme", strings.Replace(valid("", ""), "<sip:1001@127.0.0.1:5999>", "<1001@>", 1), 0},
 		// An extension we lack, required: 420 naming it (RFC 3261 §8.2.2.3),
-		// not the one we have (100rel), before authentication, the same for
-		// a missing extension.
-		{"require 100rel and timer", valid("", "Require: 100rel\r\nRequire: timer, 100rel"), sip.StatusBadExtension},
+		// not the ones we have (100rel, timer), before authentication, the
+		// same for a missing extension.
+		{"require 100rel, timer and outbound", valid("", "Require: 100rel\r\nRequire: timer, outbound, 100rel"), sip.StatusBadExtension},
 		{"require of nobody", strings.ReplaceAll(valid("", "Require: outbound"), "1001", "9999"), sip.StatusBadExtension},
 	}
 	// A line the answer must have.
-	has := map[string]string{"require 100rel and timer": "Unsupported: timer", "require of nobody": "Unsupported: outbound"}
+	has := map[string]string{"require 100rel, timer and outbound": "Unsupported: outbound", "require of nobody": "Unsupported: outbound"}
 	server, _ := net.ResolveUDPAddr("udp", ts.addr())
 	buf := make([]byte, 65536)
 	for _, tt := range tests {

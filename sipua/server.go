@@ -227,6 +227,10 @@ type Server struct {
 	// long (not counted while the call is on hold). Default 60 s; negative
 	// disables it.
 	RTPTimeout time.Duration
+	// MinSessionInterval is the shortest session interval (RFC 4028
+	// Session-Expires) a dialog may ask for; shorter gets 422 with Min-SE.
+	// Default 90 s (sessiontimer.go).
+	MinSessionInterval time.Duration
 	// Codecs are the codecs calls with phones may use, in our order of
 	// preference. Default PCMU, PCMA. Trunks use their own list.
 	Codecs []media.Codec
@@ -701,11 +705,12 @@ func (s *Server) handle(h func(ctx context.Context, req *sip.Request, tx sip.Ser
 
 // unsupportedRequired returns the option tags of req's Require headers
 // (RFC 3261 §20.32; compact form none) that the SIP edge does not support,
-// comma-separated: all but 100rel (RFC 3262, prack.go).
+// comma-separated: all but 100rel (RFC 3262, prack.go) and timer (RFC 4028,
+// sessiontimer.go).
 func unsupportedRequired(req *sip.Request) string {
 	var tags []string
 	for t := range requiredTags(req) {
-		if !strings.EqualFold(t, "100rel") && len(tags) < 8 {
+		if !strings.EqualFold(t, "100rel") && !strings.EqualFold(t, "timer") && len(tags) < 8 {
 			tags = append(tags, t[:min(len(t), 64)])
 		}
 	}
