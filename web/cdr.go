@@ -103,6 +103,7 @@ func (s *Server) routesCDR(mux *http.ServeMux) {
 	mux.HandleFunc("GET /cdrs/recordings", s.page("calls.records.recordings", s.cdrRecordingParts))
 	mux.HandleFunc("GET /cdrs/recordings.zip", s.page("calls.records.recordings", s.cdrRecordingZip))
 	mux.HandleFunc("GET /api/v1/cdrs/recordings.zip", s.api("calls.records.recordings", s.cdrRecordingZip))
+	mux.HandleFunc("GET /api/v1/cdrs/recordings", s.api("calls.records.recordings", s.apiRecordingParts))
 	mux.HandleFunc("GET /extract", s.page("calls.extract", s.extractPage))
 	mux.HandleFunc("GET /extract/download", s.page("calls.extract", s.extractDownload))
 	mux.HandleFunc("GET /api/v1/cdrs/{id}", s.api("calls.records", func(w http.ResponseWriter, r *http.Request) {
@@ -251,39 +252,66 @@ func (p *partSplit) place(size int64) int {
 	return p.part
 }
 
-// cdrRecordingParts (导出录音) lists the zip downloads of the current
-// selection: one when it fits in 500 MB, several otherwise.
-func (s *Server) cdrRecordingParts(w http.ResponseWriter, r *http.Request) {
-	type part struct {
-		files int
-		bytes int64
-	}
-	var ps []part
-	count, total, upto := 0, int64(0), int64(0)
-	err := s.eachRecording(r, s.maxZip(), func(c *sb.CallRecord, size int64, n int) error {
+// recordingPart is one zip download of 导出录音.
+type recordingPart struct {
+	Part  int    `json:"part"`
+	Files int    `json:"files"`
+	Bytes int64  `json:"bytes"`
+	Href  string `json:"href"` // the download, pinned to the selection (upto)
+}
+
+// recordingParts splits the current selection into its downloads, whose
+// links start with zip (the page's or the API's path).
+func (s *Server) recordingParts(r *http.Request, zip string) (parts []recordingPart, count int, total int64, err error) {
+	upto := int64(0)
+	err = s.eachRecording(r, s.maxZip(), func(c *sb.CallRecord, size int64, n int) error {
 		upto = max(upto, c.ID)
-		if n > len(ps) {
-			ps = append(ps, part{})
+		if n > len(parts) {
+			parts = append(parts, recordingPart{Part: n})
 		}
-		ps[n-1].files++
-		ps[n-1].bytes += size
+		parts[n-1].Files++
+		parts[n-1].Bytes += size
 		count, total = count+1, total+size
 		return nil
 	})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	query := r.URL.Query()
 	if upto > 0 {
 		query.Set("upto", strconv.FormatInt(upto, 10))
 	}
+	for i := range parts {
+		query.Set("part", strconv.Itoa(parts[i].Part))
+		parts[i].Href = zip + "?" + query.Encode()
+	}
+	return parts, count, total, err
+}
+
+// cdrRecordingParts (导出录音) lists the zip downloads of the current
+// selection: one when it fits in 500 MB, several otherwise.
+func (s *Server) cdrRecordingParts(w http.ResponseWriter, r *http.Request) {
+	parts, count, total, err := s.recordingParts(r, "/cdrs/recordings.zip")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var links []map[string]any
-	for i, p := range ps {
-		query.Set("part", strconv.Itoa(i+1))
-		links = append(links, map[string]any{"Href": "/cdrs/recordings.zip?" + query.Encode(), "Part": i + 1, "Files": p.files, "MB": megabytes(p.bytes)})
+	for _, p := range parts {
+		links = append(links, map[string]any{"Href": p.Href, "Part": p.Part, "Files": p.Files, "MB": megabytes(p.Bytes)})
 	}
 	s.render(w, r, "cdr_recordings.html", &pageData{Title: "cdr.export_recordings", Data: map[string]any{"Count": count, "MB": megabytes(total), "Parts": links}})
+}
+
+// apiRecordingParts is 导出录音 for the API: the parts of the filter's
+// recordings, each with its download link.
+func (s *Server) apiRecordingParts(w http.ResponseWriter, r *http.Request) {
+	parts, count, total, err := s.recordingParts(r, "/api/v1/cdrs/recordings.zip")
+	if err != nil {
+		s.failAny(w, r, err)
+		return
+	}
+	if parts == nil {
+		parts = []recordingPart{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": count, "bytes": total, "parts": parts})
 }
 
 // megabytes rounds n bytes up to whole MB.

@@ -158,6 +158,23 @@ func TestCallRecords(t *testing.T) {
 			if !strings.Contains(page, "part=2") || strings.Contains(page, "part=3") {
 				t.Fatalf("parts: %.600s", page)
 			}
+			// The API lists the same parts, with links of its own.
+			var api struct {
+				Count int
+				Parts []struct {
+					Part, Files int
+					Href        string
+				}
+			}
+			apiClient := a.apiLogin(co.Admin.Username, sbtest.Password)
+			decode(t, apiClient.json("GET", "/api/v1/cdrs/recordings", nil), 200, &api)
+			if api.Count != 2 || len(api.Parts) != 2 || api.Parts[1].Part != 2 || api.Parts[1].Files != 1 ||
+				!strings.HasPrefix(api.Parts[1].Href, "/api/v1/cdrs/recordings.zip?") || !strings.Contains(api.Parts[1].Href, "upto=") {
+				t.Fatalf("API parts: %+v", api)
+			}
+			if z := body(apiClient.get(api.Parts[1].Href)); !strings.HasPrefix(z, "PK") {
+				t.Errorf("API part 2: %.100q", z)
+			}
 			// A call recorded after the parts page does not move the parts'
 			// borders: its links pin the selection (upto).
 			links := regexp.MustCompile(`/cdrs/recordings\.zip\?[^"]*`).FindAllString(page, -1)

@@ -62,19 +62,21 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for path, summary := range map[string]string{
-		"POST /api/v1/auth/login":   "Sign in with {username, password}; answers {token}",
-		"GET /api/v1/me":            "The signed-in user",
-		"POST /api/v1/me/password":  "Change one's own password {old_password, password}",
-		"GET /api/v1/settings":      "System parameters of the company",
-		"PUT /api/v1/settings":      "Save system parameters",
-		"GET /api/v1/imports/{id}":  "Progress and per-row errors of an import",
-		"GET /api/v1/permissions":   "The permission catalogue",
-		"POST /api/v1/pbx/apply":    "Apply the staged PBX configuration (更新配置)",
-		"GET /api/v1/pbx/pending":   "Whether PBX changes wait to be applied",
-		"GET /api/v1/calls":         "Calls in progress",
-		"DELETE /api/v1/calls/{id}": "Hang up a call in progress",
-		"GET /api/v1/system/status": "System status",
-		"GET /api/v1/openapi.json":  "This description",
+		"POST /api/v1/auth/login":         "Sign in with {username, password}; answers {token}",
+		"GET /api/v1/me":                  "The signed-in user",
+		"POST /api/v1/me/password":        "Change one's own password {old_password, password}",
+		"GET /api/v1/settings":            "System parameters of the company",
+		"PUT /api/v1/settings":            "Save system parameters",
+		"GET /api/v1/imports/{id}":        "Progress and per-row errors of an import",
+		"GET /api/v1/permissions":         "The permission catalogue",
+		"POST /api/v1/pbx/apply":          "Apply the staged PBX configuration (更新配置)",
+		"GET /api/v1/pbx/pending":         "Whether PBX changes wait to be applied",
+		"GET /api/v1/calls":               "Calls in progress",
+		"GET /api/v1/cdrs/recordings":     "导出录音: the parts (at most 500 MB each) of the recordings of the filter (q, filter, ids as the list): {count, bytes, parts: [{part, files, bytes, href}]}",
+		"GET /api/v1/cdrs/recordings.zip": "One part of 导出录音 as a zip: the href of a part (part, upto and the filter)",
+		"DELETE /api/v1/calls/{id}":       "Hang up a call in progress",
+		"GET /api/v1/system/status":       "System status",
+		"GET /api/v1/openapi.json":        "This description",
 	} {
 		method, p, _ := strings.Cut(path, " ")
 		entry, _ := paths[p].(map[string]any)
