@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +55,59 @@ func FuzzRegister(f *testing.F) {
 			}
 			if len(b.Contact) > maxContactLen || b.ID == "" {
 				t.Fatalf("binding %+v", b)
+			}
+		}
+	})
+}
+
+// FuzzSessionTimer feeds arbitrary INVITEs to the session timer's reading
+// (RFC 4028): nothing may panic, an answer never has a timer shorter than
+// the minimum, and its Session-Expires names who refreshes.
+//
+//	go test ./sipua -run '^$' -fuzz FuzzSessionTimer -fuzztime 1m
+func FuzzSessionTimer(f *testing.F) {
+	for _, h := range []string{
+		"Session-Expires: 1800\r\nSupported: timer",
+		"Session-Expires: 90;refresher=uas\r\nRequire: timer",
+		"x: 120 ; REFRESHER = UAC\r\nk: timer, 100rel",
+		"Session-Expires: 30\r\nMin-SE: 30",
+		"Session-Expires: -5",
+		"Session-Expires: 99999999999999999999",
+		"Session-Expires: 9223372037",
+		"Session-Expires: 600;refresher=;refresher=uac",
+	} {
+		f.Add([]byte("INVITE sip:1002@pbx SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:1001@pbx>;tag=1\r\n" +
+			"To: <sip:1002@pbx>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n" + h + "\r\nContent-Length: 0\r\n\r\n"))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		msg, err := sip.ParseMessage(b)
+		if err != nil {
+			return
+		}
+		req, ok := msg.(*sip.Request)
+		if !ok {
+			return
+		}
+		a := answerTimer(req, DefaultMinSessionInterval)
+		switch {
+		case a.tooBrief:
+			if a.header != "" || a.timer.interval != 0 {
+				t.Fatalf("a refusal with a timer: %+v", a)
+			}
+		case a.header == "":
+			if a.timer.interval != 0 || a.requireTag {
+				t.Fatalf("a timer without its header: %+v", a)
+			}
+		default:
+			if a.timer.interval < DefaultMinSessionInterval {
+				t.Fatalf("interval %v below the minimum", a.timer.interval)
+			}
+			want := "refresher=uac"
+			if a.timer.weRefresh {
+				want = "refresher=uas"
+			}
+			if !strings.HasSuffix(a.header, ";"+want) || a.requireTag == a.timer.weRefresh {
+				t.Fatalf("answer %+v", a)
 			}
 		}
 	})

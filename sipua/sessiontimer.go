@@ -69,7 +69,7 @@ func sessionExpires(m headers) (time.Duration, string, bool) {
 	}
 	v, params, _ := strings.Cut(h.Value(), ";")
 	secs, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || secs <= 0 {
+	if err != nil || secs <= 0 || secs > 1<<31 { // delta-seconds; past that a Duration overflows
 		return 0, "", false
 	}
 	refresher := ""
