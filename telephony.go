@@ -42,7 +42,10 @@ const (
 	CauseFailed       HangupCause = "failed"        // anything else that went wrong
 	CauseTimeLimit    HangupCause = "time_limit"    // 拨出时长 reached
 	CauseMediaTimeout HangupCause = "media_timeout" // RTP stopped
-	CauseAdmin        HangupCause = "admin"         // hung up from the web (强踢/挂断)
+	// CauseSessionExpired: a session timer (RFC 4028) ran out without a
+	// refresh, or a refresh failed: the far end is gone.
+	CauseSessionExpired HangupCause = "session_expired"
+	CauseAdmin          HangupCause = "admin" // hung up from the web (强踢/挂断)
 	// CauseRestart ends, in its record, a call that was in progress when the
 	// PBX stopped without ending it (a crash, kill -9, power loss): the call
 	// journal writes the record when the PBX starts again (系统重启).
@@ -52,7 +55,7 @@ const (
 // HangupCauses lists every cause, for lists that offer them as choices.
 var HangupCauses = []HangupCause{CauseNormal, CauseBusy, CauseNoAnswer, CauseCancelled, CauseDeclined,
 	CauseUnavailable, CauseNotFound, CauseForbidden, CauseCongestion, CauseFailed, CauseTimeLimit,
-	CauseMediaTimeout, CauseAdmin, CauseRestart}
+	CauseMediaTimeout, CauseSessionExpired, CauseAdmin, CauseRestart}
 
 // Disposition maps a cause that ended an unanswered call to the call
 // record's disposition.

@@ -275,9 +275,11 @@ func (x *Exchange) hangUpBridged(ctx context.Context, c *call, in, out sb.Leg, e
 	case killed:
 		by, cause = sb.HangupSystem, sb.CauseAdmin
 	case by == sb.HangupSystem:
-		if lc, _ := in.Cause(); lc == sb.CauseMediaTimeout {
+		// A leg the SIP edge ended itself says why: its media stopped or
+		// its session expired.
+		if lc, _ := in.Cause(); lc == sb.CauseMediaTimeout || lc == sb.CauseSessionExpired {
 			cause = lc
-		} else if lc, _ := out.Cause(); lc == sb.CauseMediaTimeout {
+		} else if lc, _ := out.Cause(); lc == sb.CauseMediaTimeout || lc == sb.CauseSessionExpired {
 			cause = lc
 		}
 	}

@@ -210,7 +210,7 @@ func (l *Leg) sessionExpired() {
 		return
 	}
 	l.srv.log.Info("sip session expired without a refresh, hung up", "call_id", l.callID, "source", l.info.Source)
-	l.Hangup(context.Background(), sb.CauseMediaTimeout)
+	l.Hangup(context.Background(), sb.CauseSessionExpired)
 }
 
 // refreshSession refreshes the session with an UPDATE (RFC 4028 §7.4,
@@ -238,7 +238,7 @@ func (l *Leg) refreshSession() {
 			status = res.StatusCode
 		}
 		l.srv.log.Info("sip session refresh failed, hung up", "call_id", l.callID, "status", status, "error", err)
-		l.Hangup(context.Background(), sb.CauseMediaTimeout)
+		l.Hangup(context.Background(), sb.CauseSessionExpired)
 	case res.StatusCode == sip.StatusMethodNotAllowed || res.StatusCode == sip.StatusNotImplemented:
 		l.srv.log.Info("sip session refresh by UPDATE refused, no more refreshes", "call_id", l.callID, "status", res.StatusCode)
 		l.stopSessionTimer()

@@ -62,8 +62,8 @@ func TestSessionTimerFarEndRefreshes(t *testing.T) {
 		t.Errorf("ended %v after the last refresh, want about 2 s", d)
 	}
 	rec := p.recs.next(t)
-	if rec.HangupBy != sb.HangupSystem {
-		t.Errorf("record says hung up by %q, want the system", rec.HangupBy)
+	if rec.HangupBy != sb.HangupSystem || rec.HangupCause != string(sb.CauseSessionExpired) {
+		t.Errorf("record says hung up by %q for %q, want the system for an expired session", rec.HangupBy, rec.HangupCause)
 	}
 }
 
