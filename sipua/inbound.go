@@ -60,9 +60,8 @@ func (s *Server) acceptCall(req *sip.Request, tx sip.ServerTransaction, f flow, 
 		s.reply(tx, req, sb.Errorf(sb.EUnavailable, "calls are not handled"))
 		return
 	}
-	timer := answerTimer(req, s.minSessionInterval())
-	if timer.tooBrief {
-		s.refuseBrief(tx, req)
+	timer, ok := s.sessionTimerOf(tx, req)
+	if !ok {
 		return
 	}
 	tx.Respond(sip.NewResponseFromRequest(req, sip.StatusTrying, "Trying", nil))
@@ -301,9 +300,8 @@ func (s *Server) onReinvite(ctx context.Context, req *sip.Request, tx sip.Server
 		s.respond(tx, req, sip.StatusRequestPending, "Request Pending")
 		return
 	}
-	timer := answerTimer(req, s.minSessionInterval())
-	if timer.tooBrief {
-		s.refuseBrief(tx, req)
+	timer, ok := s.sessionTimerOf(tx, req)
+	if !ok {
 		return
 	}
 	if c := req.Contact(); c != nil {
@@ -321,9 +319,8 @@ func (s *Server) onUpdate(ctx context.Context, req *sip.Request, tx sip.ServerTr
 	if l == nil {
 		return
 	}
-	timer := answerTimer(req, s.minSessionInterval())
-	if timer.tooBrief {
-		s.refuseBrief(tx, req)
+	timer, ok := s.sessionTimerOf(tx, req)
+	if !ok {
 		return
 	}
 	if len(bytes.TrimSpace(req.Body())) == 0 {

@@ -100,7 +100,8 @@ func supportsTag(m headers, tag string) bool {
 // timerAnswer is how we answer a request that may ask for a session timer
 // (RFC 4028 §9): the timer the dialog then has, the Session-Expires value
 // for the 2xx ("" when none) and whether it needs Require: timer; tooBrief
-// when the request is to be refused with 422 and Min-SE.
+// when the request is to be refused with 422 and Min-SE. answerTimer makes
+// it, min being our shortest interval.
 type timerAnswer struct {
 	timer      sessionTimer
 	header     string
@@ -144,14 +145,20 @@ func (a timerAnswer) addTo(res *sip.Response) {
 	}
 }
 
-// refuseBrief answers a request whose session interval is below our
-// minimum: 422 Session Interval Too Small with Min-SE (RFC 4028 §9).
-func (s *Server) refuseBrief(tx sip.ServerTransaction, req *sip.Request) {
+// sessionTimerOf reads how we answer the session timer of an INVITE,
+// re-INVITE or UPDATE; one whose interval is below our minimum is refused
+// with 422 Session Interval Too Small and Min-SE (RFC 4028 §9) and false.
+func (s *Server) sessionTimerOf(tx sip.ServerTransaction, req *sip.Request) (timerAnswer, bool) {
+	a := answerTimer(req, s.minSessionInterval())
+	if !a.tooBrief {
+		return a, true
+	}
 	res := sip.NewResponseFromRequest(req, 422, "Session Interval Too Small", nil)
 	res.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(int(s.minSessionInterval()/time.Second))))
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("sip respond 422", "error", err)
 	}
+	return a, false
 }
 
 // timerOfAnswer reads the session timer a 2xx to our INVITE sets (we are
