@@ -128,7 +128,7 @@ func watchSources(root string) {
 type PBX struct {
 	Data     string // data folder
 	HTTP     string // web and API, 127.0.0.1:port
-	SIP      string // SIP, UDP and TCP, 127.0.0.1:port
+	SIP      string // SIP, UDP and TCP, 127.0.0.1:port (it listens on every address)
 	RTPPorts string // "40100-40199"
 	TenantID int64  // the default company of the administrator
 	Proc     *sbtest.Proc
@@ -180,7 +180,8 @@ func (p *PBX) start() error {
 	env := []string{
 		"SWITCHBOARD_DATA=" + p.Data,
 		"SWITCHBOARD_HTTP=" + p.HTTP,
-		"SWITCHBOARD_SIP=" + p.SIP,
+		// The product's default: every address; the phones use 127.0.0.1.
+		"SWITCHBOARD_SIP=0.0.0.0:" + strconv.Itoa(portOf(p.SIP)),
 		"SWITCHBOARD_RTP_PORTS=" + p.RTPPorts,
 		"SWITCHBOARD_ADMIN_PASSWORD=" + adminPassword,
 		"SWITCHBOARD_LOG_LEVEL=debug",
