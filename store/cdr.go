@@ -64,22 +64,57 @@ func (db *DB) SaveCallRecord(ctx context.Context, c *sb.CallRecord) error {
 	return db.SaveCallRecords(ctx, []*sb.CallRecord{c})
 }
 
-// saveCDR inserts a call unless it is saved already: a call is the same
-// call when its company, Call-ID and start time (to the second) are; the
-// unique index of migration 00008 decides. Nothing is returned then.
-const saveCDR = `INSERT INTO call_records (tenant_id, call_id, start_time, answer_time, end_time, ring_seconds, talk_seconds, caller, callee,
+// saveCDRColumns are the columns a saved call fills, in the order of
+// cdrSaveArgs.
+const saveCDRColumns = `tenant_id, call_id, start_time, answer_time, end_time, ring_seconds, talk_seconds, caller, callee,
 	direction, disposition, extension, trunk, transferred_to, application, hangup_by, hangup_cause, rating, recording_file, extraction_code, user_id, department_id,
-	peer_user_id, peer_department_id)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
-	ON CONFLICT (call_id, tenant_id, start_time) WHERE call_id <> '' DO NOTHING
-	RETURNING id`
+	peer_user_id, peer_department_id`
+
+// saveCDRChunk is how many calls one INSERT writes. One statement per call
+// cost a statement savepoint each, at which SQLite's FTS5 table of the
+// numbers (migration 00009) flushes its pending terms to disk; one per
+// chunk flushes once. 100 × 24 arguments stay far below both engines'
+// limits.
+const saveCDRChunk = 100
+
+// saveCDRs returns the INSERT of n calls (n × 24 arguments) in dialect d. A call is not
+// inserted when it is saved already: a call is the same call when its
+// company, Call-ID and start time (to the second) are; the unique index of
+// migration 00008 decides. The rows inserted come back with their key.
+func saveCDRs(d dialect, n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO call_records (" + saveCDRColumns + ") VALUES ")
+	for r := range n {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range 24 {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(d.placeholder(r*24 + c + 1))
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(" ON CONFLICT (call_id, tenant_id, start_time) WHERE call_id <> '' DO NOTHING RETURNING id, tenant_id, call_id, start_time")
+	return b.String()
+}
+
+// cdrKey is what makes a saved call the same call (migration 00008).
+type cdrKey struct {
+	tenant int64
+	callID string
+	start  int64
+}
 
 // SaveCallRecords writes ended calls in one transaction, so that the call
 // journal writes many calls for the cost of one commit; it is committed
 // before it returns. A call saved already (the same company, Call-ID and
 // start time to the second) is left as it is and keeps ID 0, so writing the
 // same calls again, as the journal's replay after a crash may, adds nothing;
-// the others get their IDs. The extension's user and department are resolved
+// the others get their IDs (a call given twice in calls is saved once, the
+// first getting the ID). The extension's user and department are resolved
 // here when not given (UserID 0), from the users as they are now, and the
 // other side of an internal call likewise. A recorded call without an
 // extraction code gets one. The kept counts of the unfiltered list change
@@ -100,11 +135,6 @@ func (db *DB) SaveCallRecords(ctx context.Context, calls []*sb.CallRecord) error
 			return fmt.Errorf("prepare owner look-up: %w", err)
 		}
 		defer lookup.Close()
-		insert, err := tx.PrepareContext(ctx, saveCDR)
-		if err != nil {
-			return fmt.Errorf("prepare insert: %w", err)
-		}
-		defer insert.Close()
 		owners := map[key]owner{}
 		ownerOf := func(tenant int64, ext string) (owner, error) {
 			k := key{tenant, ext}
@@ -118,7 +148,9 @@ func (db *DB) SaveCallRecords(ctx context.Context, calls []*sb.CallRecord) error
 			owners[k] = o
 			return o, nil
 		}
+		args := make([]any, 0, saveCDRChunk*24)
 		for _, c := range calls {
+			c.ID = 0
 			if c.ExtractionCode == "" && c.RecordingFile != "" {
 				c.ExtractionCode = strings.ToUpper(RandomPassword(8))
 			}
@@ -135,14 +167,14 @@ func (db *DB) SaveCallRecords(ctx context.Context, calls []*sb.CallRecord) error
 					return err
 				}
 			}
-			err := insert.QueryRowContext(ctx, c.TenantID, c.CallID, unix(c.StartTime), unix(c.AnswerTime), unix(c.EndTime), c.RingSeconds, c.TalkSeconds, c.Caller, c.Callee,
+			args = append(args, c.TenantID, c.CallID, unix(c.StartTime), unix(c.AnswerTime), unix(c.EndTime), c.RingSeconds, c.TalkSeconds, c.Caller, c.Callee,
 				c.Direction, c.Disposition, c.Extension, c.Trunk, c.TransferredTo, c.Application, c.HangupBy, c.HangupCause, c.Rating,
-				c.RecordingFile, c.ExtractionCode, c.UserID, c.DepartmentID, peer.user, peer.dept).Scan(&c.ID)
-			switch {
-			case isNoRows(err):
-				c.ID = 0 // saved already
-			case err != nil:
-				return fmt.Errorf("save call record %s: %w", c.CallID, err)
+				c.RecordingFile, c.ExtractionCode, c.UserID, c.DepartmentID, peer.user, peer.dept)
+		}
+		for lo := 0; lo < len(calls); lo += saveCDRChunk {
+			hi := min(lo+saveCDRChunk, len(calls))
+			if err := insertCDRs(ctx, tx, db.dialect, calls[lo:hi], args[lo*24:hi*24]); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -157,6 +189,53 @@ func (db *DB) SaveCallRecords(ctx context.Context, calls []*sb.CallRecord) error
 		return fmt.Errorf("save %d call records: %w", len(calls), err)
 	}
 	return nil
+}
+
+// insertCDRs inserts calls (args holds their 24 values each) in one
+// statement and gives each inserted call its ID, by its key: the rows come
+// back in no promised order. A call without a Call-ID has no key (and
+// cannot be a duplicate): such calls are inserted one per statement.
+func insertCDRs(ctx context.Context, tx *sql.Tx, d dialect, calls []*sb.CallRecord, args []any) error {
+	keyed := make(map[cdrKey]*sb.CallRecord, len(calls))
+	var rows []any
+	n := 0
+	for i, c := range calls {
+		if c.CallID == "" {
+			if err := tx.QueryRowContext(ctx, saveCDRs(d, 1), args[i*24:(i+1)*24]...).Scan(&c.ID, new(int64), new(string), new(int64)); err != nil {
+				return fmt.Errorf("save call record: %w", err)
+			}
+			continue
+		}
+		k := cdrKey{c.TenantID, c.CallID, unix(c.StartTime)}
+		if _, dup := keyed[k]; dup {
+			continue // the same call twice: saved once
+		}
+		keyed[k] = c
+		rows = append(rows, args[i*24:(i+1)*24]...)
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	res, err := tx.QueryContext(ctx, saveCDRs(d, n), rows...)
+	if err != nil {
+		return fmt.Errorf("save call records: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var id int64
+		var k cdrKey
+		if err := res.Scan(&id, &k.tenant, &k.callID, &k.start); err != nil {
+			return fmt.Errorf("save call records: %w", err)
+		}
+		if c := keyed[k]; c != nil {
+			c.ID = id
+		}
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("save call records: %w", err)
+	}
+	return res.Close()
 }
 
 // ListCallRecords lists the calls the actor sees: their own as an agent,

@@ -15,7 +15,9 @@ import (
 // call with its owner resolved; writing calls again (the call journal's
 // replay after a crash) adds none of those saved already and leaves the kept
 // counts of migration 00007 equal to the rows; a call with the same Call-ID
-// at another time is another call; a batch that fails writes nothing.
+// at another time is another call, the same call twice in a batch is saved
+// once, calls without a Call-ID are all saved; a batch of more calls than
+// one INSERT takes is saved whole; a batch that fails writes nothing.
 func TestSaveCallRecords(t *testing.T) {
 	sbtest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		db, raw := sbtest.OpenStore(t, dsn), sbtest.OpenRaw(t, dsn)
@@ -64,7 +66,7 @@ func TestSaveCallRecords(t *testing.T) {
 		}
 
 		var batch []*sb.CallRecord
-		for i := range 50 {
+		for i := range 250 { // three INSERTs of up to 100
 			batch = append(batch, call(co.Tenant.ID, fmt.Sprintf("b%d@host", i), time.Duration(i)*time.Second))
 		}
 		batch[7].RecordingFile = "recordings/2026/05/10/b7.wav"
@@ -91,10 +93,13 @@ func TestSaveCallRecords(t *testing.T) {
 			t.Errorf("call b3 read back as %+v", got)
 		}
 		// The leader of 8302 sees the internal calls to their extension.
-		if p, err := db.ListCallRecords(ctx, co.Leader, sb.ListQuery{Page: 1, PageSize: 100}); err != nil || p.Total != 49 {
-			t.Errorf("the leader sees %d calls (%v), want 49", p.Total, err)
+		if p, err := db.ListCallRecords(ctx, co.Leader, sb.ListQuery{Page: 1, PageSize: 100}); err != nil || p.Total != 249 {
+			t.Errorf("the leader sees %d calls (%v), want 249", p.Total, err)
 		}
-		counts(t, 50)
+		if got, err := db.CallRecord(ctx, sys, batch[217].ID); err != nil || got.CallID != "b217@host" {
+			t.Errorf("call b217 read back as %+v (%v): IDs given to the wrong calls", got, err)
+		}
+		counts(t, 250)
 
 		// The same calls again, as a replay would write them (new values,
 		// no IDs), with two new ones among them: only those are added.
@@ -104,26 +109,31 @@ func TestSaveCallRecords(t *testing.T) {
 		}
 		again[8].TenantID, again[8].Extension, again[8].Direction = other.Tenant.ID, "9001", sb.DirectionInbound
 		again[20].TalkSeconds = 1 // a replay does not change a saved call
-		again = append(again, call(co.Tenant.ID, "new@host", time.Hour), call(co.Tenant.ID, "b1@host", 2*time.Hour))
+		again = append(again, call(co.Tenant.ID, "new@host", time.Hour), call(co.Tenant.ID, "b1@host", 2*time.Hour),
+			call(co.Tenant.ID, "dup@host", 4*time.Hour), call(co.Tenant.ID, "dup@host", 4*time.Hour),
+			call(co.Tenant.ID, "", 5*time.Hour), call(co.Tenant.ID, "", 5*time.Hour))
 		if err := db.SaveCallRecords(ctx, again); err != nil {
 			t.Fatal(err)
 		}
 		for i, c := range again {
-			if saved := c.ID != 0; saved != (i >= 50) {
-				t.Errorf("call %d (%s at %v): ID %d after writing it again", i, c.CallID, c.StartTime, c.ID)
+			if saved := c.ID != 0; saved != (i >= 50 && i != 53) {
+				t.Errorf("call %d (%q at %v): ID %d after writing it again", i, c.CallID, c.StartTime, c.ID)
 			}
+		}
+		if again[54].ID == again[55].ID {
+			t.Errorf("two calls without a Call-ID got one ID %d", again[54].ID)
 		}
 		if got, _ := db.CallRecord(ctx, sys, batch[20].ID); got == nil || got.TalkSeconds != 60 {
 			t.Errorf("call b20 after writing it again: %+v", got)
 		}
-		counts(t, 52)
+		counts(t, 255)
 
 		// One call at a time goes the same way.
 		one := call(co.Tenant.ID, "b2@host", 2*time.Second)
 		if err := db.SaveCallRecord(ctx, one); err != nil || one.ID != 0 {
 			t.Errorf("SaveCallRecord of a saved call: ID %d, %v", one.ID, err)
 		}
-		counts(t, 52)
+		counts(t, 255)
 
 		// A batch that fails writes nothing (a cancelled context here).
 		cancelled, cancel := context.WithCancel(ctx)
@@ -135,7 +145,7 @@ func TestSaveCallRecords(t *testing.T) {
 		if failed[0].ID != 0 || failed[1].ID != 0 {
 			t.Errorf("IDs after a failed batch: %d, %d", failed[0].ID, failed[1].ID)
 		}
-		counts(t, 52)
+		counts(t, 255)
 		if err := db.SaveCallRecords(ctx, nil); err != nil {
 			t.Errorf("an empty batch: %v", err)
 		}

