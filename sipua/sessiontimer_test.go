@@ -34,32 +34,32 @@ func TestSessionTimerFarEndRefreshes(t *testing.T) {
 	p := timerPBX(t)
 	a, b := p.registered(t, "1001"), p.registered(t, "1002")
 	out, in := answeredWith(t, a, b, "1002", sbtest.CallOptions{Headers: []sip.Header{
-		sip.NewHeader("Supported", "timer"), sip.NewHeader("Session-Expires", "3")}})
+		sip.NewHeader("Supported", "timer"), sip.NewHeader("Session-Expires", "4")}})
 	res, _ := out.WaitFinal(ctxFor(t))
-	if got := header(res, "Session-Expires"); got != "3;refresher=uac" {
-		t.Errorf("200 Session-Expires %q, want 3;refresher=uac", got)
+	if got := header(res, "Session-Expires"); got != "4;refresher=uac" {
+		t.Errorf("200 Session-Expires %q, want 4;refresher=uac", got)
 	}
 	if got := header(res, "Require"); got != "timer" {
 		t.Errorf("200 Require %q, want timer", got)
 	}
-	// Three refreshes 1.5 s apart: 4.5 s, past the 2 s at which an
-	// unrefreshed session ends.
-	for range 3 {
-		time.Sleep(1500 * time.Millisecond)
-		res, err := out.Update(ctxFor(t), sip.NewHeader("Supported", "timer"), sip.NewHeader("Session-Expires", "3;refresher=uac"))
+	// Four refreshes 1 s apart: 4 s, past the 2.7 s (4 s less a third) at
+	// which an unrefreshed session ends.
+	for range 4 {
+		time.Sleep(time.Second)
+		res, err := out.Update(ctxFor(t), sip.NewHeader("Supported", "timer"), sip.NewHeader("Session-Expires", "4;refresher=uac"))
 		if err != nil || res.StatusCode != sip.StatusOK {
 			t.Fatalf("refresh answered %v %v, the call ended early", res, err)
 		}
-		if got := header(res, "Session-Expires"); got != "3;refresher=uac" {
+		if got := header(res, "Session-Expires"); got != "4;refresher=uac" {
 			t.Errorf("refresh's 200 Session-Expires %q", got)
 		}
 	}
-	// No more refreshes: the PBX ends the call about 2 s after the last.
+	// No more refreshes: the PBX ends the call about 2.7 s after the last.
 	start := time.Now()
 	ended(t, out, "caller")
 	ended(t, in, "callee")
-	if d := time.Since(start); d < time.Second {
-		t.Errorf("ended %v after the last refresh, want about 2 s", d)
+	if d := time.Since(start); d < 2*time.Second {
+		t.Errorf("ended %v after the last refresh, want about 2.7 s", d)
 	}
 	rec := p.recs.next(t)
 	if rec.HangupBy != sb.HangupSystem || rec.HangupCause != string(sb.CauseSessionExpired) {
