@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -29,13 +28,6 @@ import (
 
 // pingBranchPrefix starts the Via branch of every lean-path ping.
 const pingBranchPrefix = sip.RFC3261BranchMagicCookie + ".sbping."
-
-// Retransmission timers of a non-INVITE request over UDP (RFC 3261 §17.1.2.2:
-// Timer E starts at T1 and doubles up to T2).
-const (
-	pingT1 = 500 * time.Millisecond
-	pingT2 = 4 * time.Second
-)
 
 // udpPinger sends the keep-alive OPTIONS of one UDP listening socket and
 // hears their answers.
@@ -68,9 +60,8 @@ func (u *udpPinger) ping(ctx context.Context, req *sip.Request, branch string, d
 		delete(u.waiting, branch)
 		u.mu.Unlock()
 	}()
-	wait := pingT1
-	t := time.NewTimer(wait)
-	defer t.Stop()
+	resend := newResender(sip.T2) // Timer E
+	defer resend.stop()
 	for {
 		if _, err := u.conn.WriteTo(buf.Bytes(), dst); err != nil {
 			return err
@@ -80,9 +71,8 @@ func (u *udpPinger) ping(ctx context.Context, req *sip.Request, branch string, d
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-t.C:
-			wait = min(2*wait, pingT2)
-			t.Reset(wait)
+		case <-resend.C():
+			resend.again()
 		}
 	}
 }

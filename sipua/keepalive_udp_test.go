@@ -101,7 +101,7 @@ func TestPingRetransmits(t *testing.T) {
 	branch := newPingBranch()
 	done := r.send(context.Background(), branch)
 	first := r.read(t, time.Second) // lost
-	again := r.read(t, 2*pingT1)
+	again := r.read(t, 2*sip.T1)
 	if !bytes.Equal(first, again) || !bytes.Contains(first, []byte("branch="+branch)) {
 		t.Fatalf("retransmission differs or lacks the branch:\n%s\n%s", first, again)
 	}
@@ -134,11 +134,11 @@ func TestPingRetransmits(t *testing.T) {
 // been sent again.
 func TestPingTimesOut(t *testing.T) {
 	r := newPingRig(t)
-	ctx, cancel := context.WithTimeout(context.Background(), pingT1+pingT1/2)
+	ctx, cancel := context.WithTimeout(context.Background(), sip.T1+sip.T1/2)
 	defer cancel()
 	done := r.send(ctx, newPingBranch())
 	r.read(t, time.Second)
-	r.read(t, 2*pingT1)
+	r.read(t, 2*sip.T1)
 	if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("unanswered ping: %v, want the deadline", err)
 	}

@@ -300,9 +300,8 @@ func (l *Leg) Answer(ctx context.Context) error {
 // it has come, the leg lets go of the INVITE's transaction (the INVITE, the
 // 200): a call that lasts needs neither.
 func (l *Leg) awaitAck(tx sip.ServerTransaction, res *sip.Response) {
-	wait := sip.T1
-	resend := time.NewTimer(wait)
-	defer resend.Stop()
+	resend := newResender(sip.T2)
+	defer resend.stop()
 	giveUp := time.NewTimer(64 * sip.T1)
 	defer giveUp.Stop()
 	var ack *sip.Request
@@ -310,13 +309,12 @@ func (l *Leg) awaitAck(tx sip.ServerTransaction, res *sip.Response) {
 		select {
 		case ack = <-l.acks:
 		case ack = <-tx.Acks():
-		case <-resend.C:
+		case <-resend.C():
 			// Over TCP and TLS the transport carries the 200 reliably.
 			if l.flow.network == "udp" {
 				tx.Respond(res)
 			}
-			wait = min(2*wait, sip.T2)
-			resend.Reset(wait)
+			resend.again()
 		case <-giveUp.C:
 			l.srv.log.Info("sip call not acknowledged", "call_id", l.callID, "source", l.info.Source)
 			l.Hangup(context.Background(), sb.CauseFailed)

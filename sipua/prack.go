@@ -60,9 +60,8 @@ func (l *Leg) sendReliableLocked(res *sip.Response) func() error {
 // or has its final response, and refuses the call when no PRACK came in
 // 64×T1 (RFC 3262 §3).
 func (l *Leg) retransmitReliable(tx sip.ServerTransaction, res *sip.Response, acked chan struct{}) {
-	wait := sip.T1
-	resend := time.NewTimer(wait)
-	defer resend.Stop()
+	resend := newResender(0) // no T2 cap here: RFC 3262 §3 doubles each time
+	defer resend.stop()
 	giveUp := time.NewTimer(64 * sip.T1)
 	defer giveUp.Stop()
 	for {
@@ -75,15 +74,14 @@ func (l *Leg) retransmitReliable(tx sip.ServerTransaction, res *sip.Response, ac
 			l.srv.log.Info("sip call without prack", "call_id", l.callID, "status", res.StatusCode)
 			l.Hangup(context.Background(), sb.CauseFailed)
 			return
-		case <-resend.C:
+		case <-resend.C():
 			// Over TCP and TLS the transport carries it reliably.
 			if l.flow.network == "udp" {
 				if err := tx.Respond(res); err != nil {
 					return
 				}
 			}
-			wait *= 2 // no T2 cap here: RFC 3262 §3 doubles each time
-			resend.Reset(wait)
+			resend.again()
 		}
 	}
 }
