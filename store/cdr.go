@@ -713,12 +713,7 @@ func (db *DB) listCDRByID(ctx context.Context, b cdrBranch, cond string, q sb.Li
 		}
 		return p, nil
 	}
-	var ia args
-	ph := make([]string, len(ids))
-	for i, id := range ids {
-		ph[i] = ia.add(id)
-	}
-	rows, err = db.r.QueryContext(ctx, "SELECT "+cdrCols+" FROM call_records c WHERE c.id IN ("+strings.Join(ph, ",")+")"+cdrOrder, ia...)
+	rows, err = db.r.QueryContext(ctx, "SELECT "+cdrCols+" FROM call_records c WHERE c.id IN ("+intList(ids)+")"+cdrOrder)
 	if err != nil {
 		return p, fmt.Errorf("list call records: %w", err)
 	}

@@ -162,13 +162,24 @@ func (s *listSpec) where(d dialect, q *sb.ListQuery, idExpr string, a *args) (st
 		b.WriteString(" AND " + cond)
 	}
 	if len(q.IDs) > 0 {
-		ph := make([]string, len(q.IDs))
-		for i, id := range q.IDs {
-			ph[i] = a.add(id)
-		}
-		b.WriteString(" AND " + idExpr + " IN (" + strings.Join(ph, ",") + ")")
+		b.WriteString(" AND " + idExpr + " IN (" + intList(q.IDs) + ")")
 	}
 	return b.String(), nil
+}
+
+// intList writes IDs as the literals of an IN list. IDs are integers, so
+// they need no placeholders, and they must not have them on SQLite, where
+// "$N" is a named parameter looked up in a list: 10,000 checked rows took
+// 1.1 s to bind (BenchmarkCheckedRows, dialect.placeholder).
+func intList(ids []int64) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	return b.String()
 }
 
 func (s *listSpec) condition(d dialect, c sb.Condition, a *args) (string, error) {
